@@ -1,0 +1,201 @@
+"""Reads for regions, departments and scopes.
+
+Scope in one call: ``region_scope_q(user, field=...)`` gives a Q object that limits any queryset whose rows carry a
+region code (a case's grid code, a report's street code …) to what the user may see; ``departments_of(user)`` and
+``command_centers_of(user)`` answer "where may this user act as handler / dispatcher".
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from . import geo
+from .models import Department, GeoVersion, Level, Region, Role, RoleAssignment, User
+
+# --- Locate -------------------------------------------------------------------------------------------------------------
+_index_lock = threading.Lock()
+_index: geo.GridIndex | None = None
+_index_checked_at = float("-inf")
+
+
+def current_geo_version() -> int:
+    return GeoVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
+def grid_index_build(version: int | None = None) -> geo.GridIndex:
+    """Build the locate index from the stored unit grids (one query for grids, one for their ancestors)."""
+    version = current_geo_version() if version is None else version
+    upper = {
+        row[0]: row[1:]
+        for row in Region.objects.exclude(level=Level.GRID).values_list("id", "level", "code", "name", "parent_id")
+    }
+    entries, geometries = [], []
+    for region_id, code, name, boundary, parent_id in Region.objects.filter(level=Level.GRID).values_list(
+        "id", "code", "name", "boundary", "parent_id"
+    ).iterator(chunk_size=5000):
+        chain = []
+        while parent_id is not None:
+            level, p_code, p_name, parent_id_next = upper[parent_id]
+            chain.append((level, p_code, p_name))
+            parent_id = parent_id_next
+        entries.append(geo.GridEntry(region_id, code, name, tuple(reversed(chain))))
+        geometries.append(geo.parse_boundary(boundary))
+    return geo.GridIndex(entries, geometries, version=version)
+
+
+def grid_index() -> geo.GridIndex:
+    """This process's locate index, rebuilt when another process (or this one) changed boundaries."""
+    global _index, _index_checked_at
+    now = time.monotonic()
+    if _index is not None and now - _index_checked_at < settings.GRIDLOOP_GRID_INDEX_CHECK_SECONDS:
+        return _index
+    version = current_geo_version()
+    with _index_lock:
+        if _index is None or _index.version != version:
+            _index = grid_index_build(version)
+        _index_checked_at = now
+    return _index
+
+
+def grid_index_invalidate() -> None:
+    """Make the next lookup in this process re-check the geometry version."""
+    global _index_checked_at
+    _index_checked_at = float("-inf")
+
+
+def locate(lat: float, lng: float) -> geo.GridEntry | None:
+    """The unit grid containing the point (border rule: smallest code), or None outside the service area."""
+    return grid_index().locate(lat, lng)
+
+
+# --- Region tree --------------------------------------------------------------------------------------------------------
+def ancestor_codes(code: str) -> list[str]:
+    """Codes of the ancestors of a region code, city first (derived from the code rules, no query)."""
+    codes = []
+    if len(code) >= 6:
+        codes.append(code[:4] + "00")
+        if code[4:6] != "00":
+            codes.append(code[:6])
+    codes += [code[:n] for n in (9, 12) if len(code) > n]
+    return [c for c in codes if c != code]
+
+
+def region_ancestors(region: Region) -> QuerySet[Region]:
+    return Region.objects.filter(code__in=ancestor_codes(region.code)).order_by("code")
+
+
+def region_subtree(region: Region) -> QuerySet[Region]:
+    return Region.objects.filter(code__startswith=region.subtree_prefix)
+
+
+# --- Scope --------------------------------------------------------------------------------------------------------------
+def roles_of(user: User) -> list[RoleAssignment]:
+    """The user's role assignments (cached on the user object for the request)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cached = getattr(user, "_gridloop_roles", None)
+    if cached is None:
+        cached = list(RoleAssignment.objects.filter(user=user).select_related("region", "department__region"))
+        user._gridloop_roles = cached
+    return cached
+
+
+def is_admin(user: User) -> bool:
+    return bool(getattr(user, "is_superuser", False)) or any(r.role == Role.ADMIN for r in roles_of(user))
+
+
+def scope_prefixes(user: User, roles: tuple[str, ...] | None = None) -> set[str] | None:
+    """Region code prefixes the user's roles cover; None means everywhere (admin, when roles is not given)."""
+    if roles is None and is_admin(user):
+        return None
+    prefixes = set()
+    for assignment in roles_of(user):
+        if roles is not None and assignment.role not in roles:
+            continue
+        if assignment.region is not None:
+            prefixes.add(assignment.region.subtree_prefix)
+        elif assignment.department is not None:
+            prefixes.add(assignment.department.region.subtree_prefix)
+    return prefixes
+
+
+def region_scope_q(user: User, *, field: str = "code", roles: tuple[str, ...] | None = None) -> Q:
+    """A Q limiting rows whose ``field`` holds a region code to the user's area scope."""
+    prefixes = scope_prefixes(user, roles)
+    if prefixes is None:
+        return Q()
+    if not prefixes:
+        return Q(pk__in=[])
+    q = Q()
+    for prefix in sorted(prefixes):
+        q |= Q(**{f"{field}__startswith": prefix})
+    return q
+
+
+def covers(user: User, code: str, *, roles: tuple[str, ...] | None = None) -> bool:
+    """Whether the user's scope (optionally: through one of ``roles``) covers the region ``code``."""
+    prefixes = scope_prefixes(user, roles)
+    return prefixes is None or any(code.startswith(p) for p in prefixes)
+
+
+def regions_visible_to(user: User) -> QuerySet[Region]:
+    """Regions in the user's scope, plus the ancestors of its roots (so a worker sees the names above their grids)."""
+    prefixes = scope_prefixes(user)
+    if prefixes is None:
+        return Region.objects.all()
+    above = {code for prefix in prefixes for code in ancestor_codes(prefix)}
+    return Region.objects.filter(region_scope_q(user) | Q(code__in=above))
+
+
+def grids_visible_to(user: User) -> QuerySet[Region]:
+    return Region.objects.filter(region_scope_q(user), level=Level.GRID)
+
+
+def departments_of(user: User) -> list[Department]:
+    """Departments the user handles cases for (handler role)."""
+    return [a.department for a in roles_of(user) if a.role == Role.HANDLER and a.department is not None]
+
+
+def command_centers_of(user: User) -> list[Region]:
+    """Regions whose command center (指挥中心) the user dispatches for."""
+    return [a.region for a in roles_of(user) if a.role == Role.DISPATCHER and a.region is not None]
+
+
+def departments_visible_to(user: User) -> QuerySet[Department]:
+    """Handlers: their own departments. Others: departments serving their area — inside their subtree, or at a
+    higher level whose jurisdiction contains it (a street dispatcher sees the district's water department)."""
+    prefixes = scope_prefixes(user)
+    if prefixes is None:
+        return Department.objects.select_related("region")
+    q = Q(pk__in=[d.pk for d in departments_of(user)])
+    region_roles = (Role.GRID_WORKER, Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR)
+    for prefix in scope_prefixes(user, region_roles):
+        q |= Q(region__code__startswith=prefix) | Q(region__code__in=ancestor_codes(prefix))
+    return Department.objects.filter(q).select_related("region")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What ``GET /api/v1/me/`` reports."""
+
+    roles: list[RoleAssignment]
+    is_admin: bool
+    grid_codes: list[str]
+    region_prefixes: list[str] | None
+    department_codes: list[str]
+    command_center_codes: list[str]
+
+
+def scope_of(user: User) -> Scope:
+    prefixes = scope_prefixes(user)
+    return Scope(
+        roles=roles_of(user),
+        is_admin=is_admin(user),
+        grid_codes=sorted(a.region.code for a in roles_of(user) if a.role == Role.GRID_WORKER),
+        region_prefixes=None if prefixes is None else sorted(prefixes),
+        department_codes=sorted(d.code for d in departments_of(user)),
+        command_center_codes=sorted(r.code for r in command_centers_of(user)),
+    )

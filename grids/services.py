@@ -1,0 +1,241 @@
+"""Writes for regions, departments and role assignments. Each function is the only place its change happens."""
+
+import secrets
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from config.errors import InvalidInput
+
+from . import geo
+from .codes import code_problem
+from .models import (
+    COMMAND_LEVELS,
+    LEVEL_ORDER,
+    Department,
+    GeoVersion,
+    Level,
+    Region,
+    Role,
+    RoleAssignment,
+    User,
+)
+
+
+# --- Geometry version -------------------------------------------------------------------------------------------------
+def geo_version_bump() -> None:
+    """Mark boundaries as changed so every process rebuilds its locate index (a fresh random token, not a counter,
+    so a rolled-back change can never leave a process believing a stale index is current)."""
+    GeoVersion.objects.update_or_create(pk=1, defaults={"version": secrets.randbits(62)})
+    from .selectors import grid_index_invalidate
+
+    transaction.on_commit(grid_index_invalidate)
+    grid_index_invalidate()
+
+
+# --- Region import ----------------------------------------------------------------------------------------------------
+class RegionImportError(InvalidInput):
+    """The import was refused; ``problems`` lists every ``feature N: …`` message. Nothing was written."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        shown = "\n".join(problems[:50]) + (f"\n… and {len(problems) - 50} more" if len(problems) > 50 else "")
+        super().__init__(f"import refused, nothing was written ({len(problems)} problem(s)):\n{shown}")
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    created: int
+    updated: int
+
+
+@dataclass
+class _Feature:
+    index: int
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    boundary: dict
+
+
+def _read_feature(index: int, feature, problems: list[str]) -> _Feature | None:
+    where = f"feature {index}"
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        problems.append(f"{where}: not a GeoJSON Feature")
+        return None
+    props = feature.get("properties") or {}
+    if not isinstance(props, dict):
+        problems.append(f"{where}: properties must be an object")
+        return None
+    missing = [key for key in ("code", "name", "level") if not props.get(key)]
+    if missing:
+        problems.append(f"{where}: missing properties: {', '.join(missing)}")
+        return None
+    code, name, level = str(props["code"]).strip(), str(props["name"]).strip(), str(props["level"]).strip()
+    if level not in LEVEL_ORDER:
+        problems.append(f"{where} ({code}): unknown level {level!r}; expected one of {', '.join(LEVEL_ORDER)}")
+        return None
+    if len(name) > 100:
+        problems.append(f"{where} ({code}): name longer than 100 characters")
+        return None
+    try:
+        geo.parse_boundary(feature.get("geometry"))
+    except geo.GeometryError as exc:
+        problems.append(f"{where} ({code}): {exc}")
+        return None
+    parent_code = props.get("parent_code")
+    parent_code = str(parent_code).strip() if parent_code not in (None, "") else None
+    return _Feature(index, code, name, level, parent_code, feature["geometry"])
+
+
+def regions_import(*, features: list) -> ImportSummary:
+    """Create or update regions from GeoJSON features (properties: code, name, level, parent_code).
+
+    All-or-nothing: every feature is checked first — geometry, level, code length and prefix, parent known (in this
+    file or already stored) and one level up, no duplicate codes, no change of level or parent for an existing code —
+    and one problem anywhere refuses the whole file. Existing codes get their name and boundary updated.
+    """
+    if not isinstance(features, list) or not features:
+        raise RegionImportError(["the FeatureCollection has no features"])
+    problems: list[str] = []
+    items: list[_Feature] = []
+    first_index: dict[str, int] = {}
+    for index, raw in enumerate(features):
+        item = _read_feature(index, raw, problems)
+        if item is None:
+            continue
+        if item.code in first_index:
+            problems.append(f"feature {index} ({item.code}): duplicate code, already used by feature {first_index[item.code]}")
+            continue
+        first_index[item.code] = index
+        items.append(item)
+
+    in_file = {item.code: item for item in items}
+    wanted = set(in_file) | {item.parent_code for item in items if item.parent_code}
+    stored = {r.code: r for r in Region.objects.filter(code__in=wanted).select_related("parent")}
+    for item in items:
+        where = f"feature {item.index} ({item.code})"
+        parent_lvl = None
+        if item.parent_code:
+            parent = in_file.get(item.parent_code) or stored.get(item.parent_code)
+            if parent is None:
+                problems.append(f"{where}: unknown parent_code {item.parent_code} (not in this file nor stored)")
+                continue
+            parent_lvl = parent.level
+        problem = code_problem(item.level, item.code, parent_lvl, item.parent_code)
+        if problem:
+            problems.append(f"{where}: {problem}")
+            continue
+        existing = stored.get(item.code)
+        if existing is not None:
+            existing_parent = existing.parent.code if existing.parent else None
+            if existing.level != item.level or existing_parent != item.parent_code:
+                problems.append(
+                    f"{where}: code already stored as a {existing.level} under {existing_parent}; "
+                    "level and parent of an existing region cannot change"
+                )
+    if problems:
+        raise RegionImportError(problems)
+
+    created = updated = 0
+    with transaction.atomic():
+        ids = {code: region.id for code, region in stored.items()}
+        for level in LEVEL_ORDER:  # parents before children
+            batch = [item for item in items if item.level == level]
+            new = [item for item in batch if item.code not in stored]
+            changed = []
+            for item in batch:
+                if item.code in stored:
+                    region = stored[item.code]
+                    region.name, region.boundary = item.name, item.boundary
+                    changed.append(region)
+            objs = Region.objects.bulk_create(
+                [
+                    Region(code=i.code, name=i.name, level=i.level, boundary=i.boundary,
+                           parent_id=ids[i.parent_code] if i.parent_code else None)
+                    for i in new
+                ],
+                batch_size=2000,
+            )
+            if objs and objs[0].pk is None:  # backends that do not return ids from bulk inserts
+                ids.update(Region.objects.filter(code__in=[i.code for i in new]).values_list("code", "id"))
+            else:
+                ids.update({obj.code: obj.pk for obj in objs})
+            if changed:
+                Region.objects.bulk_update(changed, ["name", "boundary", "updated_at"], batch_size=2000)
+            created += len(new)
+            updated += len(changed)
+        geo_version_bump()
+    return ImportSummary(created=created, updated=updated)
+
+
+def region_feature(region: Region) -> dict:
+    return {
+        "type": "Feature",
+        "properties": {
+            "code": region.code,
+            "name": region.name,
+            "level": region.level,
+            "parent_code": region.parent.code if region.parent_id else None,
+        },
+        "geometry": region.boundary,
+    }
+
+
+# --- Departments and roles ---------------------------------------------------------------------------------------------
+@transaction.atomic
+def department_create(*, code: str, name: str, type: str, region: Region, level: str | None = None) -> Department:
+    """Create a department (处置单位). Its level is its jurisdiction's level, which must be a command level."""
+    level = level or region.level
+    if level not in COMMAND_LEVELS:
+        raise InvalidInput(f"a department belongs to a city, district or street, not a {level}", field="level")
+    if region.level != level:
+        raise InvalidInput(
+            f"a {level}-level department needs a {level} as jurisdiction, got {region.level} {region.code}",
+            field="region",
+        )
+    if Department.objects.filter(code=code).exists():
+        raise InvalidInput(f"department code {code!r} is already used", field="code")
+    department = Department(code=code, name=name, type=type, level=level, region=region)
+    department.full_clean()
+    department.save()
+    return department
+
+
+ROLE_SHAPES = {
+    Role.GRID_WORKER: "a unit grid",
+    Role.OPERATOR: "a region",
+    Role.SUPERVISOR: "a region",
+    Role.DISPATCHER: "the region of a command center (city, district or street)",
+    Role.HANDLER: "a department",
+    Role.ADMIN: "nothing",
+}
+
+
+@transaction.atomic
+def role_assign(
+    *, user: User, role: str, region: Region | None = None, department: Department | None = None
+) -> RoleAssignment:
+    """Give ``user`` a role with its scope; the shapes are in RoleAssignment's docstring. Idempotent."""
+    if role not in Role.values:
+        raise InvalidInput(f"unknown role {role!r}; expected one of {', '.join(Role.values)}", field="role")
+    needs_region = role in (Role.GRID_WORKER, Role.OPERATOR, Role.SUPERVISOR, Role.DISPATCHER)
+    ok = (
+        (needs_region and region is not None and department is None)
+        or (role == Role.HANDLER and department is not None and region is None)
+        or (role == Role.ADMIN and region is None and department is None)
+    )
+    if ok and role == Role.GRID_WORKER:
+        ok = region.level == Level.GRID
+    if ok and role == Role.DISPATCHER:
+        ok = region.level in COMMAND_LEVELS
+    if not ok:
+        raise InvalidInput(f"a {role} is assigned to {ROLE_SHAPES[role]}", field="region" if needs_region else "department")
+    assignment, _ = RoleAssignment.objects.get_or_create(user=user, role=role, region=region, department=department)
+    return assignment
+
+
+def role_revoke(*, assignment: RoleAssignment) -> None:
+    assignment.delete()
+

@@ -1,0 +1,31 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import small_city
+
+
+@pytest.fixture(autouse=True)
+def _fresh_grid_index(settings):
+    # Every locate re-checks the geometry version (tests roll back imports between them).
+    settings.GRIDLOOP_GRID_INDEX_CHECK_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def city(db):
+    return small_city()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
