@@ -166,6 +166,7 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- API -------------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -219,6 +220,14 @@ CELERY_BEAT_SCHEDULE = {
 # --- Gridloop --------------------------------------------------------------------------------------------------------
 # How often a process checks whether grid boundaries changed elsewhere (another process imported regions).
 GRIDLOOP_GRID_INDEX_CHECK_SECONDS = float(os.environ.get("GRIDLOOP_GRID_INDEX_CHECK_SECONDS", "5"))
+
+GRIDLOOP_PHOTO_MAX_BYTES = int(os.environ.get("GRIDLOOP_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
+# Reports filed by grid workers are accepted on filing (立案) by rule; hotline/web reports wait for a dispatcher.
+GRIDLOOP_AUTO_ACCEPT_PATROL = env_bool("GRIDLOOP_AUTO_ACCEPT_PATROL", True)
+# A citizen may rate within this many hours of the on-site check; after it a dispatcher may close without feedback.
+GRIDLOOP_FEEDBACK_WINDOW_HOURS = int(os.environ.get("GRIDLOOP_FEEDBACK_WINDOW_HOURS", "72"))
+# A supervisor may reopen a case after dissatisfied feedback (rating 1–3) within this many days of closure.
+GRIDLOOP_REOPEN_WINDOW_DAYS = int(os.environ.get("GRIDLOOP_REOPEN_WINDOW_DAYS", "30"))
 
 LOGGING = {
     "version": 1,

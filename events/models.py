@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
 
 from grids.models import DepartmentType
 
@@ -56,3 +57,351 @@ class Category(models.Model):
 
     def __str__(self):
         return f"{self.code} {self.major_name}/{self.minor_name}"
+
+
+# --- Reports, cases and the case event log -------------------------------------------------------------------------------
+class Channel(models.TextChoices):
+    PATROL = "patrol", _("grid patrol")  # 网格巡查
+    HOTLINE = "hotline", _("hotline")  # 热线
+    WECHAT = "wechat", _("WeChat")
+    SENSOR = "sensor", _("IoT sensor")
+    OPEN311 = "open311", _("Open311")
+    WEB = "web", _("web")
+
+
+class CaseState(models.TextChoices):
+    REPORTED = "reported", _("awaiting acceptance")  # 待受理
+    ACCEPTED = "accepted", _("accepted, awaiting dispatch")  # 已立案，待派遣
+    DISPATCHED = "dispatched", _("dispatched, awaiting sign-off")  # 已派遣，待签收
+    HANDLING = "handling", _("being handled")  # 处置中
+    SUSPENDED = "suspended", _("suspended")  # 挂账
+    HANDLED = "handled", _("handled, awaiting check")  # 处置完成，待核查
+    VERIFIED = "verified", _("checked, awaiting feedback")  # 核查通过，待回访
+    CLOSED = "closed", _("closed")  # 已结案
+    REJECTED = "rejected", _("not accepted")  # 不予立案
+    MERGED = "merged", _("merged")  # 已并案
+    CANCELLED = "cancelled", _("cancelled")  # 已作废
+
+
+OPEN_STATES = [
+    CaseState.REPORTED, CaseState.ACCEPTED, CaseState.DISPATCHED, CaseState.HANDLING, CaseState.SUSPENDED,
+    CaseState.HANDLED, CaseState.VERIFIED,
+]
+TERMINAL_STATES = [CaseState.CLOSED, CaseState.REJECTED, CaseState.MERGED, CaseState.CANCELLED]
+
+
+class CloseReason(models.TextChoices):
+    """Why a case ended. "Closed" is never shown as "fixed": the reason is always explicit."""
+
+    RESOLVED = "resolved", _("resolved")
+    SELF_HANDLED = "self_handled", _("handled on the spot")  # 自行处置
+    REJECTED = "rejected", _("not accepted")
+    DUPLICATE = "duplicate", _("duplicate")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class CommandLevel(models.TextChoices):
+    STREET = "street", _("street")
+    DISTRICT = "district", _("district")
+    CITY = "city", _("city")
+
+
+class FieldCheck(models.TextChoices):
+    """核实: a grid worker confirms on site that a citizen's report is real, before 立案."""
+
+    NONE = "", _("not requested")
+    REQUESTED = "requested", _("requested")
+    CONFIRMED = "confirmed", _("confirmed on site")
+    NOT_FOUND = "not_found", _("not found on site")
+
+
+class Case(models.Model):
+    """A case (案卷). Its state changes only through ``events.services.case_act``; see events/workflow.py."""
+
+    number = models.CharField(_("case number"), max_length=20, unique=True)
+    state = FSMField(_("state"), max_length=12, choices=CaseState.choices, default=CaseState.REPORTED,
+                     protected=True, db_index=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    category = models.ForeignKey(Category, verbose_name=_("category"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="cases")
+    urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
+    description = models.TextField(_("description"), max_length=4000)
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    lng = models.FloatField(_("longitude"), null=True, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    grid = models.ForeignKey("grids.Region", verbose_name=_("unit grid"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="+")
+    street = models.ForeignKey("grids.Region", verbose_name=_("street"), on_delete=models.PROTECT, related_name="+")
+    district = models.ForeignKey("grids.Region", verbose_name=_("district"), on_delete=models.PROTECT, related_name="+")
+    # The most specific region code known (the grid's, else the street's): scope filters use it as a prefix.
+    region_code = models.CharField(_("region code"), max_length=15, db_index=True)
+    level = models.CharField(_("command level"), max_length=10, choices=CommandLevel.choices,
+                             default=CommandLevel.STREET)
+    department = models.ForeignKey("grids.Department", verbose_name=_("department in charge"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="cases")
+    merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="merged_cases")
+    close_reason = models.CharField(_("close reason"), max_length=15, choices=CloseReason.choices, blank=True)
+    self_handled = models.BooleanField(_("reported as handled on the spot"), default=False)
+    field_check_status = models.CharField(_("on-site check (核实)"), max_length=10, choices=FieldCheck.choices, blank=True)
+    outside_reporter_grids = models.BooleanField(_("reported outside the worker's grids"), default=False)
+    reporter = models.ForeignKey("grids.User", verbose_name=_("reporting staff"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="reported_cases")
+    citizen_key = models.CharField(_("citizen identity hash"), max_length=64, blank=True, db_index=True)
+    returns_count = models.PositiveIntegerField(_("returns"), default=0)
+    reworks_count = models.PositiveIntegerField(_("reworks"), default=0)
+    extensions_count = models.PositiveIntegerField(_("extensions approved"), default=0)
+    extension_pending = models.BooleanField(_("extension requested"), default=False)
+    reopens_count = models.PositiveIntegerField(_("reopens"), default=0)
+    escalations_count = models.PositiveIntegerField(_("escalations"), default=0)
+    suspended_until = models.DateTimeField(_("suspended until"), null=True, blank=True)
+    suspensions_count = models.PositiveIntegerField(_("suspensions"), default=0)
+    rating = models.PositiveSmallIntegerField(_("reporter rating"), null=True, blank=True)
+    rating_comment = models.CharField(_("rating comment"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), db_index=True)
+    updated_at = models.DateTimeField(_("updated at"))
+    verified_at = models.DateTimeField(_("checked at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    last_seq = models.PositiveIntegerField(_("last event number"), default=0)
+    last_hash = models.CharField(_("last event hash"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-number"]
+        indexes = [
+            models.Index(fields=["state", "level", "region_code"]),
+            models.Index(fields=["department", "state"]),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def command_code(self) -> str:
+        """Code of the command center that owns the case at its current level."""
+        if self.level == CommandLevel.STREET:
+            return self.region_code[:9]
+        if self.level == CommandLevel.DISTRICT:
+            return self.region_code[:6]
+        return self.region_code[:4] + "00"
+
+    # --- Transitions (django-fsm). Only the state changes here; who may act, the inputs, the counters, the event log
+    # and the side effects are in events/services.py (``case_act``), the action table in events/workflow.py.
+    S = CaseState
+
+    @transition(state, source=S.REPORTED, target=S.ACCEPTED)
+    def accept(self): ...
+
+    @transition(state, source=S.REPORTED, target=S.REJECTED)
+    def reject(self): ...
+
+    @transition(state, source=[S.REPORTED, S.ACCEPTED], target=S.MERGED)
+    def merge(self): ...
+
+    @transition(state, source=S.REPORTED, target=S.CLOSED)
+    def confirm_self_handled(self): ...
+
+    @transition(state, source=S.REPORTED, target=None)
+    def request_field_check(self): ...
+
+    @transition(state, source=S.REPORTED, target=None)
+    def field_check(self): ...
+
+    @transition(state, source=S.ACCEPTED, target=S.DISPATCHED)
+    def dispatch(self): ...
+
+    @transition(state, source=S.DISPATCHED, target=S.HANDLING)
+    def sign(self): ...
+
+    @transition(state, source=[S.DISPATCHED, S.HANDLING], target=S.ACCEPTED)
+    def return_to_dispatcher(self): ...
+
+    @transition(state, source=S.HANDLING, target=None)
+    def request_extension(self): ...
+
+    @transition(state, source=S.HANDLING, target=None)
+    def approve_extension(self): ...
+
+    @transition(state, source=S.HANDLING, target=None)
+    def deny_extension(self): ...
+
+    @transition(state, source=S.HANDLING, target=S.SUSPENDED)
+    def suspend(self): ...
+
+    @transition(state, source=S.SUSPENDED, target=S.HANDLING)
+    def resume(self): ...
+
+    @transition(state, source=S.HANDLING, target=S.HANDLED)
+    def complete(self): ...
+
+    @transition(state, source=S.HANDLED, target=S.VERIFIED)
+    def verify(self): ...
+
+    @transition(state, source=S.HANDLED, target=S.HANDLING)
+    def rework(self): ...
+
+    @transition(state, source=S.VERIFIED, target=S.CLOSED)
+    def feedback(self): ...
+
+    @transition(state, source=S.VERIFIED, target=S.CLOSED)
+    def close(self): ...
+
+    @transition(state, source=S.CLOSED, target=S.HANDLING)
+    def reopen(self): ...
+
+    @transition(state, source=OPEN_STATES, target=None)
+    def escalate(self): ...
+
+    @transition(state, source=OPEN_STATES, target=None)
+    def urge(self): ...
+
+    @transition(state, source=OPEN_STATES, target=None)
+    def supervise(self): ...
+
+    @transition(state, source=OPEN_STATES, target=S.CANCELLED)
+    def cancel(self): ...
+
+    del S
+
+
+class CaseNumberSequence(models.Model):
+    """Per-day counter behind case numbers (YYYYMMDD + 5-digit sequence, Asia/Shanghai day)."""
+
+    day = models.DateField(_("day"), primary_key=True)
+    last = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        verbose_name = _("case number sequence")
+        verbose_name_plural = _("case number sequences")
+
+    def __str__(self):
+        return f"{self.day}: {self.last}"
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", _("staff user")
+    SYSTEM = "system", _("system")
+    CITIZEN = "citizen", _("citizen")
+    SENSOR = "sensor", _("sensor")
+
+
+class CaseEvent(models.Model):
+    """One thing that happened to a case. Append-only, hash-chained per case:
+    ``hash = SHA-256(canonical JSON of the row + prev_hash)`` (events/chain.py). On PostgreSQL a trigger refuses
+    UPDATE and DELETE. The case timeline is read from these rows."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField(_("number"))
+    kind = models.CharField(_("kind"), max_length=30)
+    actor = models.ForeignKey("grids.User", verbose_name=_("actor"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    actor_kind = models.CharField(_("actor kind"), max_length=10, choices=ActorKind.choices)
+    actor_ref = models.CharField(_("actor reference"), max_length=64, blank=True)
+    actor_role = models.CharField(_("actor role"), max_length=20, blank=True)
+    from_state = models.CharField(_("from state"), max_length=12, blank=True)
+    to_state = models.CharField(_("to state"), max_length=12, blank=True)
+    level = models.CharField(_("command level"), max_length=10, blank=True)
+    payload = models.JSONField(_("payload"), default=dict)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    prev_hash = models.CharField(_("previous hash"), max_length=64, blank=True)
+    hash = models.CharField(_("hash"), max_length=64)
+
+    class Meta:
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+        ordering = ["case_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="unique_case_event_seq")]
+
+    def __str__(self):
+        return f"{self.case_id}#{self.seq} {self.kind}"
+
+
+class InboundReport(models.Model):
+    """What a channel delivered, kept as received (immutable). A case is made from one or more reports."""
+
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="reports")
+    reporter = models.ForeignKey("grids.User", verbose_name=_("reporting staff"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    citizen_name = models.CharField(_("citizen name"), max_length=50, blank=True)
+    citizen_phone = models.CharField(_("citizen phone"), max_length=20, blank=True)
+    citizen_openid = models.CharField(_("WeChat openid"), max_length=64, blank=True)
+    citizen_email = models.EmailField(_("citizen email"), blank=True)
+    citizen_key = models.CharField(_("citizen identity hash"), max_length=64, blank=True, db_index=True)
+    description = models.TextField(_("description"), max_length=4000)
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    lng = models.FloatField(_("longitude"), null=True, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    category = models.ForeignKey(Category, verbose_name=_("category"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, blank=True)
+    self_handled = models.BooleanField(_("handled on the spot"), default=False)
+    raw_payload = models.JSONField(_("raw payload"), default=dict)
+    received_at = models.DateTimeField(_("received at"))
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, blank=True)
+    idempotency_scope = models.CharField(_("idempotency scope"), max_length=80, blank=True)
+
+    class Meta:
+        verbose_name = _("inbound report")
+        verbose_name_plural = _("inbound reports")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_scope", "idempotency_key"], condition=~models.Q(idempotency_key=""),
+                name="unique_report_idempotency_key",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} → {self.case_id}"
+
+
+class AttachmentKind(models.TextChoices):
+    REPORT = "report", _("report photo")
+    BEFORE = "before", _("before handling")
+    AFTER = "after", _("after handling")
+    CHECK = "check", _("on-site check")
+
+
+class Attachment(models.Model):
+    """A photo of a case, stored through Django storage; EXIF orientation and GPS kept in ``metadata``."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="attachments")
+    event_seq = models.PositiveIntegerField(_("event number"), null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=AttachmentKind.choices)
+    file = models.FileField(_("file"), upload_to="cases/%Y/%m/%d/")
+    content_type = models.CharField(_("content type"), max_length=30)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    metadata = models.JSONField(_("metadata"), default=dict)
+    uploaded_by = models.ForeignKey("grids.User", verbose_name=_("uploaded by"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("uploaded at"))
+
+    class Meta:
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.file.name
+
+
+class ContactView(models.Model):
+    """Every time a staff user saw a citizen's unmasked phone number."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey("grids.User", verbose_name=_("user"), on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(_("role"), max_length=20)
+    viewed_at = models.DateTimeField(_("viewed at"))
+
+    class Meta:
+        verbose_name = _("contact view")
+        verbose_name_plural = _("contact views")
+
+    def __str__(self):
+        return f"{self.user} → {self.case_id}"

@@ -1,15 +1,47 @@
-"""Writes for the events app. (Case intake and transitions arrive with the case lifecycle issue.)"""
-
+"""Writes for the events app: categories, case intake (受理), the one case transition function ``case_act``, the
+case event log appends, and contact-detail views."""
 import csv
+import logging
 from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
-from config.errors import InvalidInput
-from grids.models import DepartmentType
+from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unprocessable
+from grids.models import Department, DepartmentType, Level, Region, Role
+from grids.selectors import ancestor_codes, covers, locate, roles_of
 
-from .models import KIND_LETTER, Category, CategoryKind, LimitUnit, Urgency
+from . import chain
+from .access import capacities, may_see_contact
+from .actors import Actor, citizen_key
+from .models import (
+    KIND_LETTER,
+    OPEN_STATES,
+    ActorKind,
+    Attachment,
+    AttachmentKind,
+    Case,
+    CaseEvent,
+    CaseNumberSequence,
+    CaseState,
+    Category,
+    CategoryKind,
+    Channel,
+    CloseReason,
+    CommandLevel,
+    ContactView,
+    FieldCheck,
+    InboundReport,
+    LimitUnit,
+    Urgency,
+)
+from .photos import Photo, photos_check
+from .workflow import ACTIONS, Action
 
 CATEGORY_COLUMNS = [
     "kind", "major_code", "major_name", "minor_code", "minor_name",
@@ -103,3 +135,461 @@ def category_set_active(*, category: Category, active: bool) -> Category:
     category.active = active
     category.save(update_fields=["active"])
     return category
+
+
+# =====================================================================================================================
+# Cases: intake and the one transition function
+# =====================================================================================================================
+log = logging.getLogger(__name__)
+MAX_EXTENSIONS = 2
+NEXT_LEVEL = {CommandLevel.STREET: CommandLevel.DISTRICT, CommandLevel.DISTRICT: CommandLevel.CITY}
+
+
+def case_number_next(now: datetime) -> str:
+    """Next case number for the (Asia/Shanghai) day: YYYYMMDD + 5-digit sequence. Race-free: the day's counter row
+    is incremented with an UPDATE, which locks it until the surrounding transaction ends."""
+    day = timezone.localdate(now)
+    CaseNumberSequence.objects.get_or_create(day=day)
+    CaseNumberSequence.objects.filter(day=day).update(last=F("last") + 1)
+    last = CaseNumberSequence.objects.filter(day=day).values_list("last", flat=True).get()
+    return f"{day:%Y%m%d}{last:05d}"
+
+
+def event_append(*, case: Case, kind: str, actor: Actor, role: str = "", from_state: str = "", to_state: str = "",
+                 payload: dict | None = None, now: datetime | None = None) -> CaseEvent:
+    """Append one event to the case's hash chain. The caller holds the case row lock and saves the case after."""
+    now = now or timezone.now()
+    seq = case.last_seq + 1
+    payload = payload or {}
+    actor_id = actor.user.pk if actor.user is not None else None
+    content = chain.event_content(
+        case_number=case.number, seq=seq, kind=kind, actor_id=actor_id, actor_kind=actor.kind,
+        actor_ref=actor.ref, actor_role=role, from_state=from_state, to_state=to_state, level=case.level,
+        payload=payload, occurred_at=now,
+    )
+    event = CaseEvent.objects.create(
+        case=case, seq=seq, kind=kind, actor_id=actor_id, actor_kind=actor.kind, actor_ref=actor.ref,
+        actor_role=role, from_state=from_state, to_state=to_state, level=case.level, payload=payload,
+        occurred_at=now, prev_hash=case.last_hash, hash=chain.chain_hash(content, case.last_hash),
+    )
+    case.last_seq, case.last_hash = seq, event.hash
+    return event
+
+
+def _attach(case: Case, photos: list[Photo], kind: str, actor: Actor, now: datetime, seq: int | None) -> list[int]:
+    ids = []
+    for photo in photos:
+        attachment = Attachment(
+            case=case, event_seq=seq, kind=kind, content_type=photo.content_type, size=photo.size,
+            sha256=photo.sha256, metadata=photo.metadata, uploaded_by=actor.user, uploaded_at=now,
+        )
+        extension = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}[photo.content_type]
+        attachment.file.save(f"{case.number}-{photo.sha256[:12]}.{extension}", photo.upload, save=False)
+        attachment.save()
+        ids.append(attachment.pk)
+    return ids
+
+
+# --- Intake -------------------------------------------------------------------------------------------------------------
+@dataclass
+class ReportInput:
+    """What a channel delivered. ``photos`` are report photos; ``before``/``after`` go with self-handled reports."""
+
+    channel: str
+    description: str
+    lat: float | None = None
+    lng: float | None = None
+    address: str = ""
+    region_code: str = ""
+    category: Category | None = None
+    urgency: str = ""
+    citizen_name: str = ""
+    citizen_phone: str = ""
+    citizen_openid: str = ""
+    citizen_email: str = ""
+    self_handled: bool = False
+    photos: list = dc_field(default_factory=list)
+    before_photos: list = dc_field(default_factory=list)
+    after_photos: list = dc_field(default_factory=list)
+    raw_payload: dict = dc_field(default_factory=dict)
+    idempotency_key: str = ""
+
+
+def _place(data: ReportInput) -> tuple[Region | None, Region]:
+    """(grid, most specific region) for the report's location, or the reason it cannot be placed."""
+    if (data.lat is None) != (data.lng is None):
+        raise InvalidInput("give both lat and lng, or neither", field="lat" if data.lat is None else "lng")
+    if data.lat is not None:
+        if not (-90 <= data.lat <= 90):
+            raise InvalidInput("lat must be between -90 and 90", field="lat")
+        if not (-180 <= data.lng <= 180):
+            raise InvalidInput("lng must be between -180 and 180", field="lng")
+        entry = locate(data.lat, data.lng)
+        if entry is None:
+            raise Unprocessable("this point is outside the service area (no unit grid contains it)", field="lat")
+        grid = Region.objects.get(pk=entry.region_id)
+        return grid, grid
+    if data.region_code:
+        region = Region.objects.filter(code=data.region_code).first()
+        if region is None or region.level not in (Level.STREET, Level.COMMUNITY, Level.GRID):
+            raise InvalidInput("region_code must be the code of a street, community or unit grid",
+                               field="region_code")
+        return (region if region.level == Level.GRID else None), region
+    raise InvalidInput("a location is needed: lat and lng, or the region_code of a street, community or grid",
+                       field="lat")
+
+
+def _intake_role(actor: Actor, channel: str, region: Region) -> str:
+    """Which role lets this staff actor file on this channel here (403 otherwise)."""
+    user = actor.user
+    if channel == Channel.PATROL:
+        if any(a.role == Role.GRID_WORKER for a in roles_of(user)):
+            return Role.GRID_WORKER
+        raise PermissionDenied("only grid workers file patrol reports")
+    if channel == Channel.HOTLINE:
+        if covers(user, region.code, roles=(Role.OPERATOR,)):
+            return Role.OPERATOR
+        raise PermissionDenied("only a hotline operator whose region covers this place files hotline reports")
+    if channel == Channel.WEB:
+        for role in (Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR):
+            if covers(user, region.code, roles=(role,)):
+                return role
+        raise PermissionDenied("this place is outside your area")
+    raise InvalidInput(f"staff file reports on the patrol, hotline or web channel, not {channel!r}", field="channel")
+
+
+def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
+    """File a report and open a case for it (受理). Returns (case, created); a repeat of the same idempotency key
+    by the same reporter returns the first case and creates nothing."""
+    scope = f"user:{actor.user.pk}" if actor.user is not None else f"{data.channel}:{actor.ref}"
+    if data.idempotency_key:
+        if len(data.idempotency_key) > 100:
+            raise InvalidInput("Idempotency-Key may be at most 100 characters", field="idempotency_key")
+        existing = InboundReport.objects.filter(idempotency_scope=scope, idempotency_key=data.idempotency_key).first()
+        if existing is not None:
+            return existing.case, False
+
+    description = (data.description or "").strip()
+    if not description:
+        raise InvalidInput("describe what is wrong", field="description")
+    if len(description) > 4000:
+        raise InvalidInput("the description may be at most 4,000 characters", field="description")
+    if data.category is not None and not data.category.active:
+        raise InvalidInput(f"category {data.category.code} is no longer in use", field="category")
+    if data.channel == Channel.PATROL and data.category is None:
+        raise InvalidInput("grid workers choose a category", field="category")
+    if data.urgency and data.urgency not in Urgency.values:
+        raise InvalidInput(f"urgency must be one of {', '.join(Urgency.values)}", field="urgency")
+    grid, region = _place(data)
+    role = _intake_role(actor, data.channel, region) if actor.kind == ActorKind.USER else ""
+
+    if data.self_handled:
+        if data.channel != Channel.PATROL:
+            raise InvalidInput("only grid workers on patrol report a problem as handled on the spot",
+                               field="self_handled")
+        before = photos_check(data.before_photos, field="before_photos", minimum=1)
+        after = photos_check(data.after_photos, field="after_photos", minimum=1)
+    else:
+        before = after = []
+    minimum = 1 if data.channel == Channel.PATROL and not data.self_handled else 0
+    photos = photos_check(data.photos, field="photos", minimum=minimum)
+
+    ancestors = {r.level: r for r in Region.objects.filter(code__in=ancestor_codes(region.code))}
+    ancestors[region.level] = region
+    outside = role == Role.GRID_WORKER and not any(
+        a.role == Role.GRID_WORKER and grid is not None and a.region_id == grid.pk for a in roles_of(actor.user)
+    )
+    key = citizen_key(phone=data.citizen_phone, openid=data.citizen_openid, email=data.citizen_email)
+    now = timezone.now()
+    with transaction.atomic():
+        case = Case(
+            number=case_number_next(now), channel=data.channel, category=data.category,
+            urgency=data.urgency or (data.category.default_urgency if data.category else Urgency.NORMAL),
+            description=description, lat=data.lat, lng=data.lng, address=data.address[:300], grid=grid,
+            street=ancestors[Level.STREET], district=ancestors[Level.DISTRICT], region_code=region.code,
+            level=CommandLevel.STREET, self_handled=data.self_handled, outside_reporter_grids=outside,
+            reporter=actor.user, citizen_key=key, created_at=now, updated_at=now,
+        )
+        case.save()
+        InboundReport.objects.create(
+            channel=data.channel, case=case, reporter=actor.user, citizen_name=data.citizen_name[:50],
+            citizen_phone=data.citizen_phone[:20], citizen_openid=data.citizen_openid[:64],
+            citizen_email=data.citizen_email, citizen_key=key, description=description, lat=data.lat, lng=data.lng,
+            address=data.address[:300], category=data.category, urgency=data.urgency,
+            self_handled=data.self_handled, raw_payload=data.raw_payload, received_at=now,
+            idempotency_key=data.idempotency_key, idempotency_scope=scope if data.idempotency_key else "",
+        )
+        photo_ids = _attach(case, photos, AttachmentKind.REPORT, actor, now, 1)
+        photo_ids += _attach(case, before, AttachmentKind.BEFORE, actor, now, 1)
+        photo_ids += _attach(case, after, AttachmentKind.AFTER, actor, now, 1)
+        payload = {"channel": data.channel, "region_code": region.code, "photos": photo_ids}
+        if outside:
+            payload["outside_reporter_grids"] = True
+        if data.self_handled:
+            payload["self_handled"] = True
+        event_append(case=case, kind="reported", actor=actor, role=role, to_state=CaseState.REPORTED,
+                     payload=payload, now=now)
+        case.save()
+        if (data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL):
+            case_act(case=case, action="accept", actor=Actor.system("rule:auto_accept_patrol"),
+                     inputs={"note": "rule: reports filed by grid workers are accepted on filing"})
+            case = Case.objects.get(pk=case.pk)
+    return case, True
+
+
+# --- Transitions --------------------------------------------------------------------------------------------------------
+def _conflict(case: Case, actor: Actor, message: str) -> Conflict:
+    allowed = allowed_actions(case, actor)
+    return Conflict(f"{message}. Allowed now: {', '.join(allowed) if allowed else 'none for you'}.",
+                    extra={"allowed_actions": allowed, "state": case.state})
+
+
+def _state_problem(action: Action, case: Case, now: datetime) -> str | None:
+    """Why the action does not fit the case right now (beyond the plain source state), or None."""
+    name = action.name
+    if name == "confirm_self_handled" and not case.self_handled:
+        return "only a report filed as handled on the spot can be confirmed as such"
+    if name == "request_field_check" and case.field_check_status == FieldCheck.REQUESTED:
+        return "an on-site check is already requested"
+    if name == "field_check" and case.field_check_status != FieldCheck.REQUESTED:
+        return "no on-site check was requested for this case"
+    if name == "request_extension":
+        if case.extension_pending:
+            return "an extension request is already waiting for a decision"
+        if case.extensions_count >= MAX_EXTENSIONS:
+            return f"a case gets at most {MAX_EXTENSIONS} extensions"
+    if name in ("approve_extension", "deny_extension") and not case.extension_pending:
+        return "no extension request is waiting"
+    if name == "suspend" and case.suspensions_count:
+        return "a case can be suspended only once"
+    if name == "close" and case.citizen_key and case.verified_at and (
+        now < case.verified_at + timedelta(hours=settings.GRIDLOOP_FEEDBACK_WINDOW_HOURS)
+    ):
+        return "the reporter's feedback is still due; close after the feedback window or record their feedback"
+    if name == "reopen":
+        if case.close_reason != CloseReason.RESOLVED or case.rating is None or case.rating > 3:
+            return "only a resolved case with dissatisfied feedback (rating 1–3) can be reopened"
+        if case.closed_at and now > case.closed_at + timedelta(days=settings.GRIDLOOP_REOPEN_WINDOW_DAYS):
+            return f"the reopen window of {settings.GRIDLOOP_REOPEN_WINDOW_DAYS} days after closure has passed"
+    if name == "escalate" and case.level == CommandLevel.CITY:
+        return "the case is already at the city command center"
+    return None
+
+
+def allowed_actions(case: Case, actor: Actor, now: datetime | None = None) -> list[str]:
+    """Actions this actor may take on the case now (state, conditions and scope)."""
+    now = now or timezone.now()
+    mine = set(capacities(actor, case))
+    return [
+        action.name for action in ACTIONS.values()
+        if case.state in action.sources and mine.intersection(action.by) and _state_problem(action, case, now) is None
+    ]
+
+
+def _required(action: Action, inputs: dict) -> None:
+    for name in action.requires:
+        value = inputs.get(name)
+        if value in (None, "", []) or (isinstance(value, str) and not value.strip()):
+            raise InvalidInput(f"{action.name} needs {name}", field=name)
+
+
+def _department(case: Case, code) -> Department:
+    department = Department.objects.select_related("region").filter(code=code).first()
+    if department is None or not department.active:
+        raise InvalidInput(f"no active department with code {code!r}", field="department")
+    if not case.region_code.startswith(department.region.subtree_prefix):
+        raise InvalidInput(f"{department.name} does not serve {case.region_code}", field="department")
+    return department
+
+
+def _lock_pair(first_number: str, second_number: str) -> dict[str, Case]:
+    """Lock two cases in a fixed order (by id) so concurrent merges cannot deadlock."""
+    rows = Case.objects.select_for_update(of=("self",)).filter(number__in=[first_number, second_number]).order_by("id")
+    return {row.number: row for row in rows}
+
+
+def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None = None) -> Case:
+    """Take ``action`` on a case: the only way a case changes state.
+
+    In one transaction: lock the row, check the actor's scope (403), the transition and its conditions (409, naming
+    the actions allowed now), the required inputs (400, naming the field); apply; append the case event; queue side
+    effects for after commit.
+    """
+    inputs = dict(inputs or {})
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise NotFound(f"unknown action {action!r}; actions are: {', '.join(ACTIONS)}")
+    number = case.number if isinstance(case, Case) else str(case)
+    now = timezone.now()
+    with transaction.atomic():
+        target = None
+        if spec.name == "merge" and inputs.get("target"):
+            locked = _lock_pair(number, str(inputs["target"]))
+            case, target = locked.get(number), locked.get(str(inputs["target"]))
+        else:
+            case = Case.objects.select_for_update(of=("self",)).filter(number=number).first()
+        if case is None:
+            raise NotFound(f"no case {number}")
+        mine = [c for c in capacities(actor, case) if c in spec.by]
+        if not mine:
+            raise PermissionDenied(f"you may not {spec.name} case {case.number}: it is outside your role or area")
+        if case.state not in spec.sources:
+            raise _conflict(case, actor, f"cannot {spec.name} a case that is {case.get_state_display()}")
+        problem = _state_problem(spec, case, now)
+        if problem:
+            raise _conflict(case, actor, f"cannot {spec.name}: {problem}")
+        _required(spec, inputs)
+        from_state = case.state
+        payload = _apply(spec, case, actor, inputs, now, target)
+        getattr(case, spec.method)()
+        case.updated_at = now
+        event_append(case=case, kind=spec.name, actor=actor, role=mine[0], from_state=from_state,
+                     to_state=case.state, payload=payload, now=now)
+        case.save()
+    return case
+
+
+def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, target: Case | None) -> dict:
+    """Check the action's inputs and change the case's fields (not its state). Returns the event payload."""
+    name = spec.name
+    payload = {key: inputs[key] for key in ("reason", "note") if inputs.get(key)}
+    if name == "accept":
+        category = inputs.get("category") or case.category
+        if category is None:
+            raise InvalidInput("set the category when accepting a report that has none", field="category")
+        if not category.active:
+            raise InvalidInput(f"category {category.code} is no longer in use", field="category")
+        if case.category_id != category.pk:
+            case.category = category
+            payload["category"] = category.code
+        if inputs.get("urgency"):
+            if inputs["urgency"] not in Urgency.values:
+                raise InvalidInput(f"urgency must be one of {', '.join(Urgency.values)}", field="urgency")
+            case.urgency = inputs["urgency"]
+            payload["urgency"] = case.urgency
+    elif name == "reject":
+        case.close_reason, case.closed_at = CloseReason.REJECTED, now
+    elif name == "merge":
+        if target is None:
+            raise InvalidInput(f"no case {inputs['target']} to merge into", field="target")
+        if target.pk == case.pk:
+            raise InvalidInput("a case cannot be merged into itself", field="target")
+        if target.state not in OPEN_STATES:
+            raise InvalidInput(f"case {target.number} is {target.get_state_display()}; merge into an open case",
+                               field="target")
+        case.merged_into, case.close_reason, case.closed_at = target, CloseReason.DUPLICATE, now
+        event_append(case=target, kind="merged_in", actor=actor, role="dispatcher", payload={"case": case.number},
+                     now=now)
+        target.save(update_fields=["last_seq", "last_hash"])
+        payload["target"] = target.number
+    elif name == "confirm_self_handled":
+        case.close_reason, case.closed_at = CloseReason.SELF_HANDLED, now
+    elif name == "request_field_check":
+        if case.grid_id is None:
+            raise InvalidInput("the case has no unit grid, so no grid worker to ask; set its location first",
+                               field="lat")
+        case.field_check_status = FieldCheck.REQUESTED
+    elif name == "field_check":
+        result = inputs["result"]
+        if result not in (FieldCheck.CONFIRMED, FieldCheck.NOT_FOUND):
+            raise InvalidInput("result must be confirmed or not_found", field="result")
+        case.field_check_status = result
+        payload["result"] = result
+        minimum = 1 if result == FieldCheck.CONFIRMED else 0
+        _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=minimum), AttachmentKind.CHECK,
+                     actor, now)
+    elif name == "dispatch":
+        case.department = _department(case, inputs["department"])
+        payload["department"] = case.department.code
+        if inputs.get("explanation"):
+            payload["explanation"] = inputs["explanation"]
+    elif name == "return":
+        payload["department"] = case.department.code
+        case.department = None
+        case.returns_count += 1
+        case.extension_pending = False
+    elif name == "request_extension":
+        case.extension_pending = True
+    elif name == "approve_extension":
+        case.extension_pending = False
+        case.extensions_count += 1
+        payload["extensions"] = case.extensions_count
+    elif name == "deny_extension":
+        case.extension_pending = False
+    elif name == "suspend":
+        until = inputs["until"]
+        if isinstance(until, str):
+            until = _parse_when(until)
+        if until <= now or until > now + timedelta(days=366):
+            raise InvalidInput("until must be in the future and at most one year ahead", field="until")
+        case.suspended_until = until
+        case.suspensions_count += 1
+        payload["until"] = until.isoformat()
+    elif name == "resume":
+        payload["suspended_until"] = case.suspended_until.isoformat() if case.suspended_until else None
+        case.suspended_until = None
+    elif name == "complete":
+        _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=1), AttachmentKind.AFTER, actor, now)
+    elif name == "verify":
+        _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=1), AttachmentKind.CHECK, actor, now)
+        case.verified_at = now
+    elif name == "rework":
+        case.reworks_count += 1
+        case.verified_at = None
+    elif name == "feedback":
+        rating = inputs["rating"]
+        try:
+            rating = int(rating)
+        except (TypeError, ValueError):
+            rating = None
+        if rating is None or not 1 <= rating <= 5:
+            raise InvalidInput("rating must be a whole number from 1 to 5", field="rating")
+        case.rating, case.rating_comment = rating, str(inputs.get("comment") or "")[:500]
+        case.close_reason, case.closed_at = CloseReason.RESOLVED, now
+        payload.update(rating=rating, comment=case.rating_comment)
+    elif name == "close":
+        case.close_reason, case.closed_at = CloseReason.RESOLVED, now
+    elif name == "reopen":
+        case.reopens_count += 1
+        case.close_reason, case.closed_at, case.verified_at = "", None, None
+    elif name == "escalate":
+        payload["from_level"] = case.level
+        case.level = NEXT_LEVEL[case.level]
+        case.escalations_count += 1
+        payload["to_level"] = case.level
+    elif name == "cancel":
+        case.close_reason, case.closed_at = CloseReason.CANCELLED, now
+    return payload
+
+
+def _photos_into(payload: dict, case: Case, photos: list[Photo], kind: str, actor: Actor, now: datetime) -> None:
+    """Store the photos under the event about to be appended (the case row is locked, so its seq is known)."""
+    if photos:
+        payload["photos"] = _attach(case, photos, kind, actor, now, case.last_seq + 1)
+
+
+def _parse_when(value: str) -> datetime:
+    from django.utils.dateparse import parse_date, parse_datetime
+
+    when = parse_datetime(value)
+    if when is None:
+        day = parse_date(value)
+        if day is None:
+            raise InvalidInput("until must be an ISO date or date-time, e.g. 2026-12-31", field="until")
+        when = datetime(day.year, day.month, day.day)
+    if timezone.is_naive(when):
+        when = timezone.make_aware(when)
+    return when
+
+
+# --- Contact details -----------------------------------------------------------------------------------------------------
+def case_contact_view(*, case: Case, user) -> dict:
+    """The citizen's unmasked contact details, for roles that call them back; every view is logged."""
+    if not may_see_contact(user, case):
+        raise PermissionDenied("only operators and dispatchers of this area may see the caller's phone number")
+    role = next(a.role for a in roles_of(user) if a.role in (Role.OPERATOR, Role.DISPATCHER)
+                and a.region is not None and case.region_code.startswith(a.region.subtree_prefix))
+    ContactView.objects.create(case=case, user=user, role=role, viewed_at=timezone.now())
+    log.info("contact view: user=%s case=%s role=%s", user.pk, case.number, role)
+    report = case.reports.order_by("id").first()
+    return {"name": report.citizen_name, "phone": report.citizen_phone, "email": report.citizen_email}
