@@ -77,8 +77,8 @@ class GridIndex:
         return len(self.entries)
 
     def locate(self, lat: float, lng: float) -> GridEntry | None:
-        hits = self.tree.query(shapely.Point(lng, lat), predicate="intersects")
-        return self.entries[int(hits.min())] if len(hits) else None
+        hits = self.tree.query(shapely.Point(lng, lat), predicate="intersects").tolist()
+        return self.entries[min(hits)] if hits else None
 
     def locate_many(self, lats, lngs) -> np.ndarray:
         """Bulk locate: returns an array of entry indices (−1 where the point is outside every grid)."""

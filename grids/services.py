@@ -89,6 +89,15 @@ def _read_feature(index: int, feature, problems: list[str]) -> _Feature | None:
     return _Feature(index, code, name, level, parent_code, feature["geometry"])
 
 
+def _regions_by_code(codes, chunk: int = 2000) -> list[Region]:
+    """Stored regions with these codes, queried in chunks (SQLite builds limit the number of SQL variables)."""
+    codes = sorted(codes)
+    found = []
+    for start in range(0, len(codes), chunk):
+        found += Region.objects.filter(code__in=codes[start:start + chunk]).select_related("parent")
+    return found
+
+
 def regions_import(*, features: list) -> ImportSummary:
     """Create or update regions from GeoJSON features (properties: code, name, level, parent_code).
 
@@ -113,7 +122,7 @@ def regions_import(*, features: list) -> ImportSummary:
 
     in_file = {item.code: item for item in items}
     wanted = set(in_file) | {item.parent_code for item in items if item.parent_code}
-    stored = {r.code: r for r in Region.objects.filter(code__in=wanted).select_related("parent")}
+    stored = {r.code: r for r in _regions_by_code(wanted)}
     for item in items:
         where = f"feature {item.index} ({item.code})"
         parent_lvl = None
@@ -159,7 +168,7 @@ def regions_import(*, features: list) -> ImportSummary:
                 batch_size=2000,
             )
             if objs and objs[0].pk is None:  # backends that do not return ids from bulk inserts
-                ids.update(Region.objects.filter(code__in=[i.code for i in new]).values_list("code", "id"))
+                ids.update({r.code: r.pk for r in _regions_by_code([i.code for i in new])})
             else:
                 ids.update({obj.code: obj.pk for obj in objs})
             if changed:

@@ -27,7 +27,7 @@ def _manage(env, *args, timeout=120):
 
 def _worker_runs_task(env, tmp_path):
     _manage(env, "migrate", "--no-input", "-v", "0")
-    log = open(tmp_path / "worker.log", "w")
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed in finally, after the worker stops
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--without-mingle",
          "--without-gossip", "--loglevel", "INFO"],
