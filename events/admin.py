@@ -1,6 +1,9 @@
+"""Admin: categories are editable; cases, reports, photos and the event log are read-only here (a case changes only
+through events.services.case_act, and the event log is append-only)."""
+
 from django.contrib import admin
 
-from .models import Category
+from .models import Attachment, Case, CaseEvent, Category, ContactView, InboundReport
 
 
 @admin.register(Category)
@@ -10,3 +13,63 @@ class CategoryAdmin(admin.ModelAdmin):
     list_filter = ["kind", "active", "default_urgency", "limit_unit", "department_type"]
     search_fields = ["code", "major_name", "minor_name"]
     readonly_fields = ["code", "kind", "major_code", "minor_code"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CaseEventInline(admin.TabularInline):
+    model = CaseEvent
+    fields = ["seq", "kind", "actor", "actor_kind", "actor_role", "from_state", "to_state", "level", "occurred_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["seq"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Case)
+class CaseAdmin(ReadOnlyAdmin):
+    list_display = ["number", "state", "close_reason", "level", "category", "department", "region_code", "channel",
+                    "created_at"]
+    list_filter = ["state", "level", "channel", "close_reason", "urgency"]
+    search_fields = ["number", "region_code", "description"]
+    raw_id_fields = ["category", "grid", "street", "district", "department", "merged_into", "reporter"]
+    inlines = [CaseEventInline]
+
+
+@admin.register(CaseEvent)
+class CaseEventAdmin(ReadOnlyAdmin):
+    list_display = ["case", "seq", "kind", "actor", "actor_kind", "from_state", "to_state", "occurred_at"]
+    list_filter = ["kind", "actor_kind"]
+    search_fields = ["case__number"]
+
+
+@admin.register(InboundReport)
+class InboundReportAdmin(ReadOnlyAdmin):
+    list_display = ["id", "channel", "case", "reporter", "received_at"]
+    list_filter = ["channel"]
+    search_fields = ["case__number"]
+    exclude = ["citizen_phone"]  # the phone is seen only through the logged contact view
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "case", "kind", "content_type", "size", "uploaded_at"]
+    list_filter = ["kind", "content_type"]
+
+
+@admin.register(ContactView)
+class ContactViewAdmin(ReadOnlyAdmin):
+    list_display = ["case", "user", "role", "viewed_at"]
+    search_fields = ["case__number", "user__username"]
