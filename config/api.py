@@ -23,6 +23,8 @@ class Pagination(PageNumberPagination):
 
 
 def _flatten(detail) -> str:
+    if isinstance(detail, dict) and set(detail) == {"non_field_errors"}:
+        return _flatten(detail["non_field_errors"])
     if isinstance(detail, dict):
         return "; ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
     if isinstance(detail, list):

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "grids",
     "events",
     "dispatch",
+    *env_list("GRIDLOOP_EXTRA_APPS", []),  # e.g. bench.bare for the intake benchmark's baseline
 ]
 
 MIDDLEWARE = [
@@ -186,6 +187,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "DepartmentTypeEnum": "grids.models.DepartmentType",
+        "LevelEnum": "grids.models.Level",
+    },
     # Swagger UI served from our own static files (no CDN): the app works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -19,6 +19,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
+if "bench.bare" in settings.INSTALLED_APPS:
+    urlpatterns.append(path("bench/bare/", include("bench.bare.urls")))
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

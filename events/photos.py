@@ -58,12 +58,15 @@ def photo_check(upload, *, field: str = "photos") -> Photo:
         digest.update(chunk)
     upload.seek(0)
     try:
-        with Image.open(upload) as image:
+        with Image.open(upload) as image:  # verify() must come first and leaves the image unusable …
             image_format = image.format
+            image.verify()
+        upload.seek(0)
+        with Image.open(upload) as image:  # … so read size and EXIF from a fresh open
             width, height = image.size
             metadata = _exif(image)
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, RuntimeError,
+            Image.DecompressionBombError) as exc:
         raise InvalidInput(f"{name} is not a readable JPEG, PNG or WebP image", field=field) from exc
     finally:
         upload.seek(0)

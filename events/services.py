@@ -4,7 +4,7 @@ import csv
 import logging
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -455,6 +455,11 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
     payload = {key: inputs[key] for key in ("reason", "note") if inputs.get(key)}
     if name == "accept":
         category = inputs.get("category") or case.category
+        if isinstance(category, str):
+            code = category
+            category = Category.objects.filter(code=code).first()
+            if category is None:
+                raise InvalidInput(f"no category with code {code!r}", field="category")
         if category is None:
             raise InvalidInput("set the category when accepting a report that has none", field="category")
         if not category.active:
@@ -474,6 +479,8 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
             raise InvalidInput(f"no case {inputs['target']} to merge into", field="target")
         if target.pk == case.pk:
             raise InvalidInput("a case cannot be merged into itself", field="target")
+        if actor.user is not None and not covers(actor.user, target.region_code, roles=(Role.DISPATCHER,)):
+            raise PermissionDenied(f"case {target.number} is outside your area; merge only into cases you dispatch")
         if target.state not in OPEN_STATES:
             raise InvalidInput(f"case {target.number} is {target.get_state_display()}; merge into an open case",
                                field="target")
@@ -520,6 +527,12 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         until = inputs["until"]
         if isinstance(until, str):
             until = _parse_when(until)
+        elif isinstance(until, date) and not isinstance(until, datetime):
+            until = timezone.make_aware(datetime(until.year, until.month, until.day))
+        elif isinstance(until, datetime) and timezone.is_naive(until):
+            until = timezone.make_aware(until)
+        elif not isinstance(until, datetime):
+            raise InvalidInput("until must be an ISO date or date-time, e.g. 2026-12-31", field="until")
         if until <= now or until > now + timedelta(days=366):
             raise InvalidInput("until must be in the future and at most one year ahead", field="until")
         case.suspended_until = until
@@ -529,6 +542,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         payload["suspended_until"] = case.suspended_until.isoformat() if case.suspended_until else None
         case.suspended_until = None
     elif name == "complete":
+        case.extension_pending = False  # a request still waiting lapses with the handling (as on return)
         _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=1), AttachmentKind.AFTER, actor, now)
     elif name == "verify":
         _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=1), AttachmentKind.CHECK, actor, now)
@@ -537,11 +551,13 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         case.reworks_count += 1
         case.verified_at = None
     elif name == "feedback":
-        rating = inputs["rating"]
+        raw = inputs["rating"]
         try:
-            rating = int(rating)
-        except (TypeError, ValueError):
+            rating = int(raw)
+        except (TypeError, ValueError, OverflowError):
             rating = None
+        if isinstance(raw, bool) or (isinstance(raw, float) and raw != rating):
+            rating = None  # int() would take true as 1 and 2.5 as 2
         if rating is None or not 1 <= rating <= 5:
             raise InvalidInput("rating must be a whole number from 1 to 5", field="rating")
         case.rating, case.rating_comment = rating, str(inputs.get("comment") or "")[:500]
@@ -551,7 +567,9 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         case.close_reason, case.closed_at = CloseReason.RESOLVED, now
     elif name == "reopen":
         case.reopens_count += 1
+        payload["previous_rating"] = case.rating  # the rating stays in the log; the next closure gets its own
         case.close_reason, case.closed_at, case.verified_at = "", None, None
+        case.rating, case.rating_comment = None, ""
     elif name == "escalate":
         payload["from_level"] = case.level
         case.level = NEXT_LEVEL[case.level]
@@ -571,9 +589,12 @@ def _photos_into(payload: dict, case: Case, photos: list[Photo], kind: str, acto
 def _parse_when(value: str) -> datetime:
     from django.utils.dateparse import parse_date, parse_datetime
 
-    when = parse_datetime(value)
+    try:  # parse_* raise ValueError for well-formed but impossible values (2026-02-30, 25:00)
+        when = parse_datetime(value)
+        day = parse_date(value) if when is None else None
+    except ValueError:
+        when = day = None
     if when is None:
-        day = parse_date(value)
         if day is None:
             raise InvalidInput("until must be an ISO date or date-time, e.g. 2026-12-31", field="until")
         when = datetime(day.year, day.month, day.day)

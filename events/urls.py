@@ -1,1 +1,8 @@
-urlpatterns = []
+from rest_framework.routers import SimpleRouter
+
+from . import api
+
+router = SimpleRouter()
+router.register("categories", api.CategoryViewSet, basename="category")
+
+urlpatterns = router.urls

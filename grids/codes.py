@@ -15,7 +15,7 @@ def code_problem(level: str, code: str, parent_level_: str | None, parent_code: 
     """Why ``code`` is not a valid code for a region of ``level`` under the given parent, or None if it is."""
     if level not in CODE_LENGTH:
         return f"unknown level {level!r}; expected one of {', '.join(LEVEL_ORDER)}"
-    if not isinstance(code, str) or not code.isdigit() or len(code) != CODE_LENGTH[level]:
+    if not isinstance(code, str) or not (code.isascii() and code.isdigit()) or len(code) != CODE_LENGTH[level]:
         return f"a {level} code must be {CODE_LENGTH[level]} digits, got {code!r}"
     expected_parent = parent_level(level)
     if expected_parent is None:

@@ -199,3 +199,136 @@ def scope_of(user: User) -> Scope:
         department_codes=sorted(d.code for d in departments_of(user)),
         command_center_codes=sorted(r.code for r in command_centers_of(user)),
     )
+
+
+# --- Geometry checks ----------------------------------------------------------------------------------------------------
+# (Imported here rather than at the top so this section stays an append-only addition to the module.)
+import numpy as np  # noqa: E402
+import shapely  # noqa: E402
+
+# Equirectangular approximation: 1° of latitude ≈ 111,320 m, 1° of longitude ≈ 111,320 · cos(latitude) m. Within a
+# city (a few tens of km) the error is far below what a geometry check needs.
+METERS_PER_DEGREE = 111_320.0
+
+
+def _m2_per_deg2(lat):
+    """m² in one degree² at latitude ``lat`` (scalar or array)."""
+    return METERS_PER_DEGREE * METERS_PER_DEGREE * np.cos(np.radians(lat))
+
+
+def _object_array(items) -> np.ndarray:
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    return array
+
+
+def _parse_all(rows) -> tuple[list, np.ndarray]:
+    """(keys, geometries) for rows of (key…, code, boundary); a stored boundary that no longer parses is an error
+    naming its region."""
+    keys, geometries = [], []
+    for *key, code, boundary in rows:
+        try:
+            geometries.append(geo.parse_boundary(boundary))
+        except geo.GeometryError as exc:
+            raise geo.GeometryError(f"region {code}: {exc}") from exc
+        keys.append((*key, code))
+    return keys, _object_array(geometries)
+
+
+def _pairwise(operation, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``operation(a, b)`` element-wise; if GEOS gives up on a nearly degenerate pair, retry that batch one pair at a
+    time on a 1e-9° grid (≈ 0.1 mm) so one awkward pair cannot sink the whole check."""
+    try:
+        return operation(a, b)
+    except shapely.errors.GEOSException:
+        return _object_array([operation(x, y, grid_size=1e-9) for x, y in zip(a, b, strict=True)])
+
+
+def _area_m2(geometries: np.ndarray) -> np.ndarray:
+    """Area in m² of WGS84 geometries, each converted at the latitude of its own centroid."""
+    if not len(geometries):
+        return np.zeros(0)
+    lat = shapely.get_y(shapely.centroid(geometries))
+    return np.nan_to_num(shapely.area(geometries) * _m2_per_deg2(lat))
+
+
+def overlap_pairs(geometries: np.ndarray, tolerance_m2: float = 1.0) -> list[tuple[int, int, float]]:
+    """Pairs (i, j, m²), i < j, of geometries whose interiors overlap by more than ``tolerance_m2``.
+
+    One vectorised STRtree query finds every intersecting pair; pairs that only touch (shared edge or corner) are
+    dropped before any intersection is computed, so a clean tiling costs one query and one ``touches`` pass.
+    """
+    geometries = _object_array(list(geometries))
+    if len(geometries) < 2:
+        return []
+    shapely.prepare(geometries)
+    tree = shapely.STRtree(geometries)
+    left, right = tree.query(geometries, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    interiors_meet = ~shapely.touches(geometries[left], geometries[right])
+    left, right = left[interiors_meet], right[interiors_meet]
+    areas = _area_m2(_pairwise(shapely.intersection, geometries[left], geometries[right]))
+    over = areas > tolerance_m2
+    left, right, areas = left[over], right[over], areas[over]
+    order = np.lexsort((right, left))
+    return [(int(left[k]), int(right[k]), float(areas[k])) for k in order]
+
+
+def outside_areas(children: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """Area in m² of each child outside its parent (element-wise; 0 where the parent covers the child)."""
+    children, parents = _object_array(list(children)), _object_array(list(parents))
+    result = np.zeros(len(children))
+    if not len(children):
+        return result
+    shapely.prepare(parents)
+    sticking = np.flatnonzero(~shapely.covers(parents, children))
+    if len(sticking):
+        result[sticking] = _area_m2(_pairwise(shapely.difference, children[sticking], parents[sticking]))
+    return result
+
+
+def _stored_geometries(**filters) -> tuple[list[tuple[int, int | None, str, str]], np.ndarray]:
+    """[(id, parent id, level, code)] and the parsed boundaries of the stored regions, ordered by code."""
+    rows = Region.objects.filter(**filters).order_by("code").values_list("id", "parent_id", "level", "code", "boundary")
+    return _parse_all(rows.iterator(chunk_size=5000))
+
+
+def _grid_overlaps(keys, geometries, tolerance_m2) -> list[tuple[str, str, float]]:
+    grids = np.array([i for i, key in enumerate(keys) if key[2] == Level.GRID], dtype=np.int64)
+    return [
+        (keys[grids[i]][3], keys[grids[j]][3], area)
+        for i, j, area in overlap_pairs(geometries[grids], tolerance_m2)
+    ]
+
+
+def _outside_parent(keys, geometries, tolerance_m2) -> list[tuple[str, str, float]]:
+    position = {key[0]: i for i, key in enumerate(keys)}
+    pairs = [(i, position[key[1]]) for i, key in enumerate(keys) if key[1] in position]
+    if not pairs:
+        return []
+    child_idx, parent_idx = (np.array(column, dtype=np.int64) for column in zip(*pairs, strict=True))
+    areas = outside_areas(geometries[child_idx], geometries[parent_idx])
+    return [
+        (keys[c][3], keys[p][3], float(area))
+        for c, p, area in zip(child_idx, parent_idx, areas, strict=True)
+        if area > tolerance_m2
+    ]
+
+
+def grid_overlaps(tolerance_m2: float = 1.0) -> list[tuple[str, str, float]]:
+    """Pairs of unit grids (smaller code first) whose areas overlap by more than ``tolerance_m2`` m², with the
+    overlap in m², ordered by code. Grids that only share a border or a corner do not overlap."""
+    return _grid_overlaps(*_stored_geometries(level=Level.GRID), tolerance_m2)
+
+
+def regions_outside_parent(tolerance_m2: float = 1.0) -> list[tuple[str, str, float]]:
+    """(child code, parent code, m² outside) for every region whose boundary sticks out of its parent's by more
+    than ``tolerance_m2``, ordered by child code."""
+    return _outside_parent(*_stored_geometries(), tolerance_m2)
+
+
+def region_geometry_problems(tolerance_m2: float = 1.0) -> tuple[list, list]:
+    """``(grid_overlaps(t), regions_outside_parent(t))`` reading and parsing every boundary only once."""
+    keys, geometries = _stored_geometries()
+    return _grid_overlaps(keys, geometries, tolerance_m2), _outside_parent(keys, geometries, tolerance_m2)

@@ -4,6 +4,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from config.errors import InvalidInput
 
@@ -68,11 +69,12 @@ def _read_feature(index: int, feature, problems: list[str]) -> _Feature | None:
     if not isinstance(props, dict):
         problems.append(f"{where}: properties must be an object")
         return None
-    missing = [key for key in ("code", "name", "level") if not props.get(key)]
+    values = {key: "" if props.get(key) is None else str(props[key]).strip() for key in ("code", "name", "level")}
+    missing = [key for key, value in values.items() if not value]
     if missing:
         problems.append(f"{where}: missing properties: {', '.join(missing)}")
         return None
-    code, name, level = str(props["code"]).strip(), str(props["name"]).strip(), str(props["level"]).strip()
+    code, name, level = values["code"], values["name"], values["level"]
     if level not in LEVEL_ORDER:
         problems.append(f"{where} ({code}): unknown level {level!r}; expected one of {', '.join(LEVEL_ORDER)}")
         return None
@@ -148,6 +150,7 @@ def regions_import(*, features: list) -> ImportSummary:
         raise RegionImportError(problems)
 
     created = updated = 0
+    now = timezone.now()
     with transaction.atomic():
         ids = {code: region.id for code, region in stored.items()}
         for level in LEVEL_ORDER:  # parents before children
@@ -157,7 +160,7 @@ def regions_import(*, features: list) -> ImportSummary:
             for item in batch:
                 if item.code in stored:
                     region = stored[item.code]
-                    region.name, region.boundary = item.name, item.boundary
+                    region.name, region.boundary, region.updated_at = item.name, item.boundary, now
                     changed.append(region)
             objs = Region.objects.bulk_create(
                 [

@@ -1,1 +1,15 @@
-urlpatterns = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import api
+
+router = SimpleRouter()
+router.register("regions", api.RegionViewSet, basename="region")
+router.register("departments", api.DepartmentViewSet, basename="department")
+
+urlpatterns = [
+    path("auth/token/", api.TokenObtainView.as_view(), name="auth-token"),
+    path("grids/locate/", api.LocateView.as_view(), name="grid-locate"),
+    path("me/", api.MeView.as_view(), name="me"),
+    *router.urls,
+]

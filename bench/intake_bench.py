@@ -1,0 +1,199 @@
+"""Intake throughput over HTTP and transition latency, on gunicorn + PostgreSQL.
+
+    .venv/bin/python bench/intake_bench.py [--seconds 20] [--clients 8] [--workers 2]
+
+In one run, against one gunicorn serving one PostgreSQL database (``gridloop_bench``, dropped and made afresh):
+1. baseline: a bare DRF create endpoint (bench/bare: ModelSerializer → INSERT, same auth) — requests/s;
+2. Gridloop: ``POST /api/v1/cases/`` hotline intake (locate, case number, case + report + hash-chained event) —
+   requests/s, and the ratio to the baseline (target ≥ 0.6);
+3. transition latency: ``POST /api/v1/cases/{number}/actions/{action}/`` for accept → dispatch → sign, one client,
+   p50/p95 (target p95 ≤ 20 ms); and the same transitions timed in-process around ``case_act``.
+Every intake response is checked (201 and a case number) and the case count in the database must equal the number
+of successful requests: no figure counts a failed request.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DB_NAME = "gridloop_bench"
+PORT = 8765
+
+
+def sh(*args, env=None, check=True):
+    return subprocess.run(args, cwd=ROOT, env=env, check=check, capture_output=True, text=True)
+
+
+def post(conn, path, token, body):
+    conn.request("POST", path, body=json.dumps(body),
+                 headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def load(path, token, make_body, seconds, clients):
+    """`clients` threads with keep-alive connections POST for `seconds`; returns (ok, errors, elapsed)."""
+    ok, errors, lock = [0], [0], threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client(index):
+        rng = random.Random(index)
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        mine_ok = mine_err = 0
+        while time.perf_counter() < stop_at:
+            status, _ = post(conn, path, token, make_body(rng))
+            if status == 201:
+                mine_ok += 1
+            else:
+                mine_err += 1
+        conn.close()
+        with lock:
+            ok[0] += mine_ok
+            errors[0] += mine_err
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return ok[0], errors[0], time.perf_counter() - started
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--latency-cases", type=int, default=200)
+    args = parser.parse_args()
+
+    url = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+    env = {**os.environ, "DATABASE_URL": url, "GRIDLOOP_EXTRA_APPS": "bench.bare", "DJANGO_DEBUG": "0",
+           "GRIDLOOP_VAR_DIR": str(ROOT / "var" / "bench"), "LOG_LEVEL": "WARNING"}
+    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}")
+    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {DB_NAME}")
+    python = sys.executable
+    sh(python, "manage.py", "migrate", "--no-input", "-v", "0", env=env)
+    sh(python, "manage.py", "demo_city", "--quiet", env=env)
+    setup = sh(python, "manage.py", "shell", "--no-imports", "-c", (
+        "import json; from rest_framework.authtoken.models import Token; from grids.models import User;"
+        "from grids.selectors import grid_index;"
+        "t = lambda u: Token.objects.get_or_create(user=User.objects.get(username=u))[0].key;"
+        "e = grid_index().entries; g = [x.code for x in e];"
+        "print(json.dumps({'operator': t('hotline_operator'), 'dispatcher': t('d01s01_dispatcher'),"
+        "'handler': t('h_' + __import__('grids.models', fromlist=['Department']).Department.objects"
+        ".filter(region__code=g[0][:9], type='环卫').get().code), 'bbox_grid': g[0]}))"
+    ), env=env)
+    tokens = json.loads(setup.stdout.strip().splitlines()[-1])
+
+    # points inside the first street (so the street's dispatcher and handler can act on them)
+    pts = sh(python, "manage.py", "shell", "--no-imports", "-c", (
+        "import json; from grids.models import Region;"
+        f"r = Region.objects.filter(level='grid', code__startswith='{tokens['bbox_grid'][:9]}');"
+        "c = [x.boundary['coordinates'][0] for x in r];"
+        "print(json.dumps([[(min(p[1] for p in ring)+max(p[1] for p in ring))/2,"
+        "(min(p[0] for p in ring)+max(p[0] for p in ring))/2] for ring in c]))"
+    ), env=env)
+    points = json.loads(pts.stdout.strip().splitlines()[-1])
+
+    gunicorn = subprocess.Popen(
+        [str(Path(python).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers",
+         str(args.workers), "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz/")
+                break
+            except OSError:
+                time.sleep(0.1)
+
+        def bare_body(rng):
+            lat, lng = rng.choice(points)
+            return {"description": "路灯不亮", "lat": lat, "lng": lng, "citizen_name": "张三",
+                    "citizen_phone": "13812341234"}
+
+        def intake_body(rng):
+            return {"channel": "hotline", **bare_body(rng)}
+
+        load("/bench/bare/reports/", tokens["operator"], bare_body, 2, args.clients)  # warm-up
+        bare_ok, bare_err, bare_s = load("/bench/bare/reports/", tokens["operator"], bare_body, args.seconds,
+                                         args.clients)
+        load("/api/v1/cases/", tokens["operator"], intake_body, 2, args.clients)  # warm-up
+        count_before = int(sh(python, "manage.py", "shell", "--no-imports", "-c",
+                              "from events.models import Case; print(Case.objects.count())", env=env)
+                           .stdout.split()[-1])
+        ok, err, secs = load("/api/v1/cases/", tokens["operator"], intake_body, args.seconds, args.clients)
+        count_after = int(sh(python, "manage.py", "shell", "--no-imports", "-c",
+                             "from events.models import Case; print(Case.objects.count())", env=env)
+                          .stdout.split()[-1])
+
+        # HTTP transition latency, one client
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        numbers = []
+        rng = random.Random(7)
+        for _ in range(args.latency_cases):
+            status, body = post(conn, "/api/v1/cases/", tokens["operator"], intake_body(rng))
+            assert status == 201, body
+            numbers.append(json.loads(body)["number"])
+        department = tokens["handler"]
+        dept_code = sh(python, "manage.py", "shell", "--no-imports", "-c",
+                       f"from rest_framework.authtoken.models import Token; from grids.selectors import departments_of;"
+                       f"print(departments_of(Token.objects.get(key='{department}').user)[0].code)",
+                       env=env).stdout.split()[-1]
+        latencies = {"accept": [], "dispatch": [], "sign": []}
+        steps = [("accept", tokens["dispatcher"], {"category": "E0101"}),
+                 ("dispatch", tokens["dispatcher"], {"department": dept_code}),
+                 ("sign", tokens["handler"], {})]
+        for number in numbers:
+            for action, token, body in steps:
+                started = time.perf_counter()
+                status, reply = post(conn, f"/api/v1/cases/{number}/actions/{action}/", token, body)
+                latencies[action].append((time.perf_counter() - started) * 1000)
+                assert status == 200, (action, status, reply)
+        conn.close()
+    finally:
+        gunicorn.send_signal(signal.SIGTERM)
+        gunicorn.wait(timeout=30)
+
+    # in-process transition latency around case_act (same database)
+    inproc = sh(python, "bench/transition_inprocess.py", str(args.latency_cases), env=env)
+
+    bare_rps, rps = bare_ok / bare_s, ok / secs
+    everything = [v for values in latencies.values() for v in values]
+    print(f"\nIntake over HTTP: gunicorn {args.workers} workers × 4 threads, {args.clients} keep-alive clients, "
+          f"{args.seconds:.0f} s each, PostgreSQL")
+    print(f"  baseline bare DRF create : {bare_rps:8.1f} req/s  ({bare_ok} ok, {bare_err} errors)")
+    print(f"  Gridloop POST /cases/    : {rps:8.1f} req/s  ({ok} ok, {err} errors)")
+    print(f"  ratio Gridloop / bare    : {rps / bare_rps:8.2f}   (target ≥ 0.60)")
+    print(f"  cases written            : {count_after - count_before} (must equal {ok} successful requests)")
+    print(f"\nTransition latency over HTTP, one client, {args.latency_cases} cases × accept/dispatch/sign:")
+    for action, values in latencies.items():
+        print(f"  {action:9s} p50 {percentile(values, 50):6.2f} ms   p95 {percentile(values, 95):6.2f} ms")
+    print(f"  all       p50 {percentile(everything, 50):6.2f} ms   p95 {percentile(everything, 95):6.2f} ms"
+          f"   mean {statistics.mean(everything):.2f} ms   (target p95 ≤ 20 ms)")
+    print(inproc.stdout)
+    if count_after - count_before != ok or err or bare_err:
+        print("FAILED: errors or lost writes", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
