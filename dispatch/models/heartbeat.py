@@ -1,5 +1,4 @@
-"""Dispatch: who acts by when. For now the worker heartbeat; routing rules, SLA policies, clocks, escalation, the
-outbox and indicators arrive with the routing/clock issue."""
+"""The worker heartbeat read by /healthz/."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
