@@ -70,7 +70,15 @@ ZH = {
     "Regions in your scope": "辖区内的区域", "Nested tree of the regions in your scope": "辖区区域树",
     "One region with its ancestors, children and boundary": "单个区域（含上级、下级和边界）",
     "One region as a GeoJSON Feature": "单个区域的 GeoJSON Feature", "Departments serving your area": "服务本辖区的处置单位",
-    "One department": "单个处置单位", "Who you are: your roles and your area scope": "当前用户：角色与辖区范围",
+    "One department": "单个处置单位",
+    "Grid event workflow engine": "网格事件流转引擎",
+    "Grid event workflow engine for city governance": "面向城市治理的网格化事件流转引擎（数字城管 / 网格化管理 / 12345 接诉即办）",
+    "API documentation (log in first)": "接口文档（请先登录）",
+    "Administration: regions, departments, staff, categories, cases": "管理后台：区域、处置单位、人员、类别、案卷",
+    "Health: database and background worker": "运行状态：数据库与后台任务",
+    "Cases move: receive → assign → handle → supervise → feedback, each stage with a clock.":
+        "案卷流转：受理 → 派遣 → 处置 → 核查 → 回访结案，每个环节都有计时。",
+    "Logged in as %(name)s.": "当前登录：%(name)s。", "Who you are: your roles and your area scope": "当前用户：角色与辖区范围",
 }
 
 
