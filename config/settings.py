@@ -235,6 +235,8 @@ GRIDLOOP_AUTO_ACCEPT_PATROL = env_bool("GRIDLOOP_AUTO_ACCEPT_PATROL", True)
 GRIDLOOP_FEEDBACK_WINDOW_HOURS = int(os.environ.get("GRIDLOOP_FEEDBACK_WINDOW_HOURS", "72"))
 # A supervisor may reopen a case after dissatisfied feedback (rating 1–3) within this many days of closure.
 GRIDLOOP_REOPEN_WINDOW_DAYS = int(os.environ.get("GRIDLOOP_REOPEN_WINDOW_DAYS", "30"))
+# Working windows for 工作时 / 工作日 limits, local time (TIME_ZONE), "HH:MM-HH:MM" comma separated, in order.
+GRIDLOOP_WORK_WINDOWS = os.environ.get("GRIDLOOP_WORK_WINDOWS", "08:30-12:00,13:30-17:30")
 
 LOGGING = {
     "version": 1,

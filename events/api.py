@@ -1,16 +1,37 @@
-"""Read API for problem categories (city-wide reference data: every staff user sees them all)."""
+"""The events API: problem categories (city-wide reference data) and cases — intake, lists within the caller's
+scope, detail with the timeline, actions, contact details and the caller's own reports.
+
+Views stay thin: a serializer checks the input, a service (events.services) writes, a selector (events.selectors)
+reads; DomainErrors from the services become 400/403/404/409/422 in config.api.exception_handler.
+"""
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, generics, parsers, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from grids.api import BAD_INPUT, query_params
 from grids.serializers import ErrorSerializer
 
 from . import selectors
-from .models import Category
-from .serializers import CategoryFilterSerializer, CategorySerializer
+from .actors import Actor
+from .models import Case, Category
+from .serializers import (
+    CaseActionSerializer,
+    CaseDetailSerializer,
+    CaseEventSerializer,
+    CaseFilterSerializer,
+    CaseListSerializer,
+    CaseReportSerializer,
+    CategoryFilterSerializer,
+    CategorySerializer,
+    ConflictSerializer,
+    ContactSerializer,
+)
+from .services import ReportInput, allowed_actions, case_act, case_contact_view, case_report
+from .workflow import ACTIONS
 
 
 @extend_schema_view(
@@ -45,3 +66,174 @@ class CategoryViewSet(viewsets.GenericViewSet):
         if category is None:
             raise exceptions.NotFound(_("There is no category with this code."))
         return Response(CategorySerializer(category).data)
+
+
+# =====================================================================================================================
+# Cases
+# =====================================================================================================================
+def _error(description) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+CASE_NOT_FOUND = _error(_("No case with this number in your area (out of scope looks the same as missing)."))
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description=_("Up to 100 characters. Repeating a key returns the first result and does nothing again."),
+)
+NUMBER = OpenApiParameter("number", str, OpenApiParameter.PATH, description=_("Case number, e.g. 2026112300017."))
+MULTIPART_OR_JSON = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
+
+
+def _idempotency_key(request) -> str:
+    return request.headers.get("Idempotency-Key", "").strip()
+
+
+def case_detail_response(request, number: str, *, scoped: bool = True, status: int = 200) -> Response:
+    case = selectors.case_detail_get(number=number, user=request.user if scoped else None)
+    if case is None:
+        raise exceptions.NotFound(_("There is no case with this number in your area."))
+    allowed = allowed_actions(case, Actor.staff(request.user))
+    data = CaseDetailSerializer(case, context={"request": request, "allowed_actions": allowed}).data
+    return Response(data, status=status)
+
+
+def _visible_or_404(request, number: str) -> None:
+    if not selectors.case_visible(number=number, user=request.user):
+        raise exceptions.NotFound(_("There is no case with this number in your area."))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=_("Cases in your area"),
+        description=_("Cases you may see (your area, your departments, or filed by you), newest first, paginated."),
+        parameters=[CaseFilterSerializer],
+        responses={200: CaseListSerializer(many=True), 400: BAD_INPUT},
+    ),
+    create=extend_schema(
+        summary=_("File a report (grid patrol, hotline or web) and open a case"),
+        description=_(
+            "JSON, or multipart with repeated file fields photos, before_photos and after_photos. Grid workers' "
+            "patrol reports are accepted on filing; hotline and web reports wait for a dispatcher. With an "
+            "Idempotency-Key a repeat returns the same case with 200 instead of 201."
+        ),
+        parameters=[IDEMPOTENCY_KEY],
+        request=CaseReportSerializer,
+        responses={
+            201: CaseDetailSerializer,
+            200: OpenApiResponse(CaseDetailSerializer, description=_("A repeat of an Idempotency-Key: the first case.")),
+            400: BAD_INPUT,
+            403: _error(_("Your roles do not let you file on this channel at this place.")),
+            422: _error(_("The point is outside the service area.")),
+        },
+    ),
+    retrieve=extend_schema(
+        summary=_("One case: details, masked reporter, photos, timeline and the actions you may take now"),
+        parameters=[NUMBER],
+        responses={200: CaseDetailSerializer, 404: CASE_NOT_FOUND},
+    ),
+)
+@extend_schema(tags=["cases"])
+class CaseViewSet(viewsets.GenericViewSet):
+    queryset = Case.objects.none()  # the real one is per caller: selectors.cases_list
+    serializer_class = CaseListSerializer
+    lookup_field = "number"
+    parser_classes = MULTIPART_OR_JSON
+
+    def list(self, request):
+        params = query_params(request, CaseFilterSerializer)
+        page = self.paginate_queryset(selectors.cases_list(user=request.user, filters=params))
+        return self.get_paginated_response(CaseListSerializer(page, many=True).data)
+
+    def create(self, request):
+        serializer = CaseReportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = ReportInput(**serializer.validated_data, idempotency_key=_idempotency_key(request))
+        case, created = case_report(actor=Actor.staff(request.user), data=data)
+        return case_detail_response(request, case.number, status=201 if created else 200)
+
+    def retrieve(self, request, number=None):
+        return case_detail_response(request, number)
+
+    @extend_schema(
+        summary=_("The case timeline (its event log, oldest first)"),
+        parameters=[NUMBER],
+        responses={200: CaseEventSerializer(many=True), 404: CASE_NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def events(self, request, number=None):
+        case = selectors.case_detail_get(number=number, user=request.user)
+        if case is None:
+            raise exceptions.NotFound(_("There is no case with this number in your area."))
+        return Response(CaseEventSerializer(case.events.all(), many=True).data)
+
+    @extend_schema(
+        summary=_("The reporter's full contact details (every call is logged)"),
+        description=_("For hotline operators and dispatchers whose area covers the case."),
+        parameters=[NUMBER],
+        responses={
+            200: ContactSerializer,
+            403: _error(_("Your role may not see citizens' contact details.")),
+            404: CASE_NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def contact(self, request, number=None):
+        case = selectors.case_detail_get(number=number, user=request.user)
+        if case is None:
+            raise exceptions.NotFound(_("There is no case with this number in your area."))
+        return Response(ContactSerializer(case_contact_view(case=case, user=request.user)).data)
+
+
+class CaseActionView(APIView):
+    parser_classes = MULTIPART_OR_JSON
+
+    @extend_schema(
+        tags=["cases"],
+        summary=_("Take an action on a case"),
+        description=_(
+            "Action names, their start states and who may take them: the case state machine (events/workflow.py). "
+            "Send only the inputs "
+            "the action needs; a missing one is a 400 naming it. An action that does not fit the case's state is a "
+            "409 listing `allowed_actions` and `state`. With an Idempotency-Key a repeat by the same user answers "
+            "the current case without acting again."
+        ),
+        parameters=[
+            NUMBER,
+            OpenApiParameter("action", str, OpenApiParameter.PATH, enum=list(ACTIONS),
+                             description=_("The action to take.")),
+            IDEMPOTENCY_KEY,
+        ],
+        request=CaseActionSerializer,
+        responses={
+            200: CaseDetailSerializer,
+            400: BAD_INPUT,
+            403: _error(_("Your role or area does not let you take this action on this case.")),
+            404: _error(_("No case with this number in your area, or no such action.")),
+            409: OpenApiResponse(ConflictSerializer, description=_("The action does not fit the case's state.")),
+        },
+    )
+    def post(self, request, number, action):
+        _visible_or_404(request, number)
+        serializer = CaseActionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        inputs = dict(serializer.validated_data)  # only the keys sent: the fields have no defaults
+        key = _idempotency_key(request)
+        if key:
+            inputs["idempotency_key"] = key  # case_act ignores a retry of an action already taken with this key
+        case = case_act(case=number, action=action, actor=Actor.staff(request.user), inputs=inputs)
+        # The actor saw the case a moment ago; it may have just left their scope (a handler returning it).
+        return case_detail_response(request, case.number, scoped=False)
+
+
+class MyCasesView(generics.GenericAPIView):
+    serializer_class = CaseListSerializer
+    queryset = Case.objects.none()
+
+    @extend_schema(
+        tags=["cases"],
+        summary=_("Cases you filed yourself, newest first"),
+        responses={200: CaseListSerializer(many=True)},
+    )
+    def get(self, request):
+        page = self.paginate_queryset(selectors.cases_reported_by(user=request.user))
+        return self.get_paginated_response(CaseListSerializer(page, many=True).data)

@@ -1,8 +1,12 @@
 """Reads for the events app."""
 
-from django.db.models import QuerySet
+from datetime import date, datetime, time, timedelta
 
-from .models import Category
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from .access import cases_visible_q
+from .models import OPEN_STATES, Attachment, Case, CaseEvent, Category, InboundReport
 
 
 def categories_list(*, active: bool | None = None, kind: str | None = None, major_code: str | None = None
@@ -20,3 +24,81 @@ def categories_list(*, active: bool | None = None, kind: str | None = None, majo
 
 def category_get(code: str) -> Category | None:
     return Category.objects.filter(code=code).first()
+
+
+# --- Cases ---------------------------------------------------------------------------------------------------------------
+def _cases_with_refs() -> QuerySet[Case]:
+    """Cases with everything a list row shows joined in one query (category, grid/street/district, department)."""
+    return (
+        Case.objects.select_related("category", "grid", "street", "district", "department", "merged_into")
+        .defer("grid__boundary", "street__boundary", "district__boundary")
+    )
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _as_bound(value: date | datetime, *, upper: bool) -> tuple[str, datetime]:
+    """(lookup, moment) for a created_from/created_to value; a date covers its whole (local) day."""
+    if isinstance(value, datetime):
+        moment = timezone.make_aware(value) if timezone.is_naive(value) else value
+        return ("lte" if upper else "gte"), moment
+    if upper:
+        return "lt", _day_start(value + timedelta(days=1))
+    return "gte", _day_start(value)
+
+
+def cases_list(*, user, filters: dict | None = None) -> QuerySet[Case]:
+    """Cases the user may see (events.access.cases_visible_q), filtered, newest first.
+
+    Filters (each applies only when given): ``status`` (a list of states), ``open`` (bool), ``level``, ``region``
+    (code prefix, ANDed with the scope), ``grid``, ``department`` and ``category`` (codes), ``urgency``, ``channel``,
+    ``created_from``/``created_to`` (date or datetime; a date covers its whole day), ``q`` (text in the description,
+    number or address).
+    """
+    filters = filters or {}
+    cases = _cases_with_refs().filter(cases_visible_q(user))
+    if filters.get("status"):
+        cases = cases.filter(state__in=filters["status"])
+    if filters.get("open") is not None:
+        cases = cases.filter(state__in=OPEN_STATES) if filters["open"] else cases.exclude(state__in=OPEN_STATES)
+    for key, lookup in (("level", "level"), ("region", "region_code__startswith"), ("grid", "grid__code"),
+                        ("department", "department__code"), ("category", "category__code"),
+                        ("urgency", "urgency"), ("channel", "channel")):
+        if filters.get(key):
+            cases = cases.filter(**{lookup: filters[key]})
+    for key, upper in (("created_from", False), ("created_to", True)):
+        if filters.get(key) is not None:
+            lookup, moment = _as_bound(filters[key], upper=upper)
+            cases = cases.filter(**{f"created_at__{lookup}": moment})
+    if filters.get("q"):
+        text = filters["q"]
+        cases = cases.filter(Q(description__icontains=text) | Q(number__contains=text) | Q(address__icontains=text))
+    return cases.order_by("-created_at", "-number")
+
+
+def cases_reported_by(*, user) -> QuerySet[Case]:
+    """Cases the staff user filed themselves, newest first."""
+    return _cases_with_refs().filter(reporter_id=user.pk).order_by("-created_at", "-number")
+
+
+def case_detail_get(*, number: str, user=None) -> Case | None:
+    """One case with its reports, photos and event log prefetched; None when it does not exist or, given a user,
+    when the user may not see it (the two look the same to the caller)."""
+    cases = _cases_with_refs().select_related("reporter").prefetch_related(
+        Prefetch("reports", queryset=InboundReport.objects.order_by("id")),
+        Prefetch("attachments", queryset=Attachment.objects.order_by("id")),
+        Prefetch("events", queryset=CaseEvent.objects.select_related("actor").order_by("seq")),
+    )
+    if user is not None:
+        cases = cases.filter(cases_visible_q(user))
+    return cases.filter(number=number).first()
+
+
+def case_visible(*, number: str, user) -> bool:
+    return Case.objects.filter(cases_visible_q(user), number=number).exists()
+
+
+def case_events(case: Case) -> QuerySet[CaseEvent]:
+    return CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq")

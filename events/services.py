@@ -11,8 +11,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unprocessable
+from dispatch.routing import route
 from grids.models import Department, DepartmentType, Level, Region, Role
 from grids.selectors import ancestor_codes, covers, locate, roles_of
 
@@ -142,6 +144,7 @@ def category_set_active(*, category: Category, active: bool) -> Category:
 # =====================================================================================================================
 log = logging.getLogger(__name__)
 MAX_EXTENSIONS = 2
+RETURNS_BEFORE_LEVEL_UP = 2  # a case returned twice goes up one level for re-dispatch
 NEXT_LEVEL = {CommandLevel.STREET: CommandLevel.DISTRICT, CommandLevel.DISTRICT: CommandLevel.CITY}
 
 
@@ -433,6 +436,11 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
         mine = [c for c in capacities(actor, case) if c in spec.by]
         if not mine:
             raise PermissionDenied(f"you may not {spec.name} case {case.number}: it is outside your role or area")
+        key = str(inputs.get("idempotency_key") or "")[:100]
+        if key and CaseEvent.objects.filter(case=case, kind=spec.name, actor_kind=actor.kind, actor_ref=actor.ref,
+                                            actor_id=actor.user.pk if actor.user else None,
+                                            payload__idempotency_key=key).exists():
+            return case  # a retry of an action already taken (checked under the row lock): nothing more happens
         if case.state not in spec.sources:
             raise _conflict(case, actor, f"cannot {spec.name} a case that is {case.get_state_display()}")
         problem = _state_problem(spec, case, now)
@@ -445,14 +453,33 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
         case.updated_at = now
         event_append(case=case, kind=spec.name, actor=actor, role=mine[0], from_state=from_state,
                      to_state=case.state, payload=payload, now=now)
+        if payload.get("goes_up_to"):
+            _level_up(case, reason=_("returned %(n)s times: re-dispatch from the upper command center")
+                      % {"n": case.returns_count}, now=now)
         case.save()
+        routing = payload.get("routing") or {}
+        if spec.name == "accept" and routing.get("auto_dispatch") and routing.get("department"):
+            case = case_act(case=case.number, action="dispatch", actor=Actor.system(f"rule:{routing['rule']}"),
+                            inputs={"department": routing["department"], "explanation": routing["reason"]})
     return case
+
+
+def _level_up(case: Case, *, reason: str, now: datetime) -> None:
+    """Move the case to the next command level (street → district → city) as a system escalation event."""
+    from_level = case.level
+    case.level = NEXT_LEVEL[case.level]
+    case.escalations_count += 1
+    event_append(case=case, kind="escalate", actor=Actor.system("rule:returns"), role="system",
+                 from_state=case.state, to_state=case.state,
+                 payload={"reason": reason, "from_level": from_level, "to_level": case.level}, now=now)
 
 
 def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, target: Case | None) -> dict:
     """Check the action's inputs and change the case's fields (not its state). Returns the event payload."""
     name = spec.name
     payload = {key: inputs[key] for key in ("reason", "note") if inputs.get(key)}
+    if inputs.get("idempotency_key"):
+        payload["idempotency_key"] = str(inputs["idempotency_key"])[:100]
     if name == "accept":
         category = inputs.get("category") or case.category
         if isinstance(category, str):
@@ -467,6 +494,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         if case.category_id != category.pk:
             case.category = category
             payload["category"] = category.code
+        payload["routing"] = route(case).as_payload()
         if inputs.get("urgency"):
             if inputs["urgency"] not in Urgency.values:
                 raise InvalidInput(f"urgency must be one of {', '.join(Urgency.values)}", field="urgency")
@@ -475,12 +503,12 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
     elif name == "reject":
         case.close_reason, case.closed_at = CloseReason.REJECTED, now
     elif name == "merge":
-        if target is None:
-            raise InvalidInput(f"no case {inputs['target']} to merge into", field="target")
+        outside = target is not None and actor.user is not None and not covers(
+            actor.user, target.region_code, roles=(Role.DISPATCHER,))
+        if target is None or outside:  # the same answer, so case numbers outside one's area are not revealed
+            raise InvalidInput(f"no case {inputs['target']} in your area to merge into", field="target")
         if target.pk == case.pk:
             raise InvalidInput("a case cannot be merged into itself", field="target")
-        if actor.user is not None and not covers(actor.user, target.region_code, roles=(Role.DISPATCHER,)):
-            raise PermissionDenied(f"case {target.number} is outside your area; merge only into cases you dispatch")
         if target.state not in OPEN_STATES:
             raise InvalidInput(f"case {target.number} is {target.get_state_display()}; merge into an open case",
                                field="target")
@@ -514,6 +542,8 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         payload["department"] = case.department.code
         case.department = None
         case.returns_count += 1
+        if case.returns_count % RETURNS_BEFORE_LEVEL_UP == 0 and case.level in NEXT_LEVEL:
+            payload["goes_up_to"] = NEXT_LEVEL[case.level]
         case.extension_pending = False
     elif name == "request_extension":
         case.extension_pending = True

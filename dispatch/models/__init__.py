@@ -1,5 +1,7 @@
 """Dispatch models, one file per concept."""
 
+from .calendar import CalendarOverride
 from .heartbeat import Heartbeat
+from .routing import RoutingRule
 
-__all__ = ["Heartbeat"]
+__all__ = ["CalendarOverride", "Heartbeat", "RoutingRule"]

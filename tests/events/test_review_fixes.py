@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from config.errors import InvalidInput, PermissionDenied
+from config.errors import InvalidInput
 from events.actors import Actor
 from events.models import Case, CaseEvent, CaseState
 from events.services import allowed_actions
@@ -22,8 +22,11 @@ def test_a_dispatcher_cannot_merge_into_a_case_of_another_street(world):
     lat, lng = grid_center("990101002001001")
     other = file_hotline(world, lat=lat, lng=lng)
     events_before = CaseEvent.objects.count()
-    with pytest.raises(PermissionDenied, match="outside your area"):
+    with pytest.raises(InvalidInput, match="in your area") as refused:
         act(mine, "merge", world.dispatcher, target=other.number)
+    assert refused.value.field == "target"
+    with pytest.raises(InvalidInput, match="in your area"):  # the same answer for a number that does not exist
+        act(mine, "merge", world.dispatcher, target="209901010000001")
     assert CaseEvent.objects.count() == events_before
     assert Case.objects.get(pk=mine.pk).state == CaseState.REPORTED
 

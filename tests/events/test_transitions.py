@@ -287,10 +287,14 @@ def test_two_returns_count_two_and_hand_the_case_back(world):
     case = act(case, "sign", world.handler)
     case = act(case, "return", world.handler, reason="还是不归我们管")
     assert (case.state, case.returns_count, case.department) == (CaseState.ACCEPTED, 2, None)
-    case = act(case, "dispatch", world.dispatcher, department=world.dept_y.code)
-    assert case.department == world.dept_y
+    # issue 4: a case returned twice goes up one level, so the district re-dispatches it
+    assert case.level == "district"
+    with pytest.raises(PermissionDenied):
+        act(case, "dispatch", world.dispatcher, department=world.dept_y.code)
+    case = act(case, "dispatch", world.district_dispatcher, department=world.district_dept.code)
+    assert case.department == world.district_dept
     kinds = list(case.events.order_by("seq").values_list("kind", flat=True))
-    assert kinds[-5:] == ["return", "dispatch", "sign", "return", "dispatch"]
+    assert kinds[-6:] == ["return", "dispatch", "sign", "return", "escalate", "dispatch"]
     assert chain_verify(case) is None
 
 
