@@ -5,6 +5,8 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from grids.models import Region
+
 from .access import cases_visible_q
 from .models import OPEN_STATES, Attachment, Case, CaseEvent, Category, InboundReport
 
@@ -29,9 +31,13 @@ def category_get(code: str) -> Category | None:
 # --- Cases ---------------------------------------------------------------------------------------------------------------
 def _cases_with_refs() -> QuerySet[Case]:
     """Cases with everything a list row shows joined in one query (category, grid/street/district, department)."""
-    return (
-        Case.objects.select_related("category", "grid", "street", "district", "department", "merged_into")
-        .defer("grid__boundary", "street__boundary", "district__boundary")
+    # Two joins only: a 9-way join made PostgreSQL spend ~15 ms *planning* each detail query. The regions and the
+    # merge target come in small prefetch queries (one each per page, not per row).
+    regions = Region.objects.only("id", "code", "name", "level")
+    return Case.objects.select_related("category", "department").prefetch_related(
+        Prefetch("grid", queryset=regions), Prefetch("street", queryset=regions),
+        Prefetch("district", queryset=regions),
+        Prefetch("merged_into", queryset=Case.objects.only("id", "number")),
     )
 
 

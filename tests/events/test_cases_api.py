@@ -222,14 +222,16 @@ def test_the_list_costs_the_same_few_queries_however_many_cases(world, django_as
         if index % 3 == 0 and case.state == CaseState.ACCEPTED:
             act(case, "dispatch", world.dispatcher, department="s1-huanwei")
     client = client_for(world.district_dispatcher)
-    with django_assert_max_num_queries(3):  # roles, count, page: nothing per row
+    # roles, count, page, then one query each for grids, streets, districts: nothing per row
+    with django_assert_max_num_queries(6):
         assert len(numbers(client.get("/api/v1/cases/"))) == 6
 
 
 def test_the_detail_costs_a_fixed_number_of_queries(world, django_assert_max_num_queries):
     case = act(file_patrol(world), "dispatch", world.dispatcher, department="s1-huanwei")
     client = client_for(world.dispatcher)
-    with django_assert_max_num_queries(5):  # roles, case, reports, photos, events with actors
+    # roles, case, its grid, street, district, reports, photos, events with actors
+    with django_assert_max_num_queries(8):
         assert client.get(f"/api/v1/cases/{case.number}/").status_code == 200
 
 
