@@ -8,8 +8,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -149,13 +148,25 @@ NEXT_LEVEL = {CommandLevel.STREET: CommandLevel.DISTRICT, CommandLevel.DISTRICT:
 
 
 def case_number_next(now: datetime) -> str:
-    """Next case number for the (Asia/Shanghai) day: YYYYMMDD + 5-digit sequence. Race-free: the day's counter row
-    is incremented with an UPDATE, which locks it until the surrounding transaction ends."""
+    """Next case number for the (Asia/Shanghai) day: YYYYMMDD + 5-digit sequence, unique and increasing.
+
+    One ``UPDATE … RETURNING`` in its own short transaction: the day's counter row is locked only for that statement,
+    not for the whole intake transaction (which would serialise every concurrent intake behind one row lock). Call
+    it before the intake transaction; a number whose case then fails to be written is simply skipped (a gap).
+    """
     day = timezone.localdate(now)
-    CaseNumberSequence.objects.get_or_create(day=day)
-    CaseNumberSequence.objects.filter(day=day).update(last=F("last") + 1)
-    last = CaseNumberSequence.objects.filter(day=day).values_list("last", flat=True).get()
-    return f"{day:%Y%m%d}{last:05d}"
+    sql = "UPDATE events_casenumbersequence SET last = last + 1 WHERE day = %s RETURNING last"
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The intake's own (synchronous) commit, which follows, makes this WAL record durable too.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(sql, [day])
+        row = cursor.fetchone()
+        if row is None:
+            CaseNumberSequence.objects.get_or_create(day=day)
+            cursor.execute(sql, [day])
+            row = cursor.fetchone()
+    return f"{day:%Y%m%d}{row[0]:05d}"
 
 
 def event_append(*, case: Case, kind: str, actor: Actor, role: str = "", from_state: str = "", to_state: str = "",
@@ -304,9 +315,10 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     )
     key = citizen_key(phone=data.citizen_phone, openid=data.citizen_openid, email=data.citizen_email)
     now = timezone.now()
+    number = case_number_next(now)
     with transaction.atomic():
         case = Case(
-            number=case_number_next(now), channel=data.channel, category=data.category,
+            number=number, channel=data.channel, category=data.category,
             urgency=data.urgency or (data.category.default_urgency if data.category else Urgency.NORMAL),
             description=description, lat=data.lat, lng=data.lng, address=data.address[:300], grid=grid,
             street=ancestors[Level.STREET], district=ancestors[Level.DISTRICT], region_code=region.code,
