@@ -31,10 +31,6 @@ from tests.factories import make_user
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The world fixture makes a dozen users; the production hasher would make each test take seconds."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 CAPACITIES = ["dispatcher", "handler", "grid_worker", "supervisor", "operator", "system", "reporter"]

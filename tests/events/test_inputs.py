@@ -34,10 +34,6 @@ from tests.factories import grid_center, make_user
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The world fixture makes a dozen users; the production hasher would make each test take seconds."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _refused_input(world, action: str, field: str, *, then=None, **changes):

@@ -34,10 +34,6 @@ from tests.factories import make_user
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The world fixture makes a dozen users; the production hasher would make each test take seconds."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 COUNTERS = ["returns_count", "reworks_count", "extensions_count", "reopens_count", "escalations_count",
             "suspensions_count"]
