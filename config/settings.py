@@ -222,6 +222,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "dispatch.heartbeat", "schedule": 30.0},
+    "outbox-relay": {"task": "dispatch.relay", "schedule": 5.0},
+    "sla-sweep": {"task": "dispatch.sweep", "schedule": 5.0},
 }
 
 # --- Gridloop --------------------------------------------------------------------------------------------------------
@@ -237,6 +239,15 @@ GRIDLOOP_FEEDBACK_WINDOW_HOURS = int(os.environ.get("GRIDLOOP_FEEDBACK_WINDOW_HO
 GRIDLOOP_REOPEN_WINDOW_DAYS = int(os.environ.get("GRIDLOOP_REOPEN_WINDOW_DAYS", "30"))
 # Working windows for 工作时 / 工作日 limits, local time (TIME_ZONE), "HH:MM-HH:MM" comma separated, in order.
 GRIDLOOP_WORK_WINDOWS = os.environ.get("GRIDLOOP_WORK_WINDOWS", "08:30-12:00,13:30-17:30")
+# Notification outbox: a delivery failing this many times is parked for an admin (never dropped).
+GRIDLOOP_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("GRIDLOOP_OUTBOX_MAX_ATTEMPTS", "8"))
+# A relay claims due rows for this long; a relay that dies mid-batch leaves them to the next one after it.
+GRIDLOOP_OUTBOX_LEASE_SECONDS = int(os.environ.get("GRIDLOOP_OUTBOX_LEASE_SECONDS", "300"))
+GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS = float(os.environ.get("GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS", "5"))
+# Base URLs of the WeChat message API (customer-service messages) and the SMS gateway; empty = channel disabled
+# (its messages are parked with a clear error).
+GRIDLOOP_WECHAT_API_BASE = os.environ.get("GRIDLOOP_WECHAT_API_BASE", "")
+GRIDLOOP_SMS_API_BASE = os.environ.get("GRIDLOOP_SMS_API_BASE", "")
 
 LOGGING = {
     "version": 1,

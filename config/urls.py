@@ -9,6 +9,7 @@ from dispatch.views import healthz
 api_v1 = [
     path("", include("grids.urls")),
     path("", include("events.urls")),
+    path("", include("dispatch.urls")),
 ]
 
 urlpatterns = [

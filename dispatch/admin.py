@@ -3,7 +3,17 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .models import CalendarOverride, Heartbeat, RoutingRule
+from .models import (
+    CalendarOverride,
+    Heartbeat,
+    InboxItem,
+    OutboxMessage,
+    OutboxState,
+    RoutingRule,
+    SlaPolicy,
+    StageClock,
+)
+from .outbox import outbox_retry
 from .selectors import missing_holiday_years, work_calendar_invalidate
 
 
@@ -58,3 +68,70 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     list_filter = ["active", "auto_dispatch", "major_kind"]
     search_fields = ["region__code", "region__name", "department__name", "category__minor_name"]
     raw_id_fields = ["category", "region", "department"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Notification deliveries; filter on "parked" for those that kept failing, fix the cause, then "retry now"."""
+
+    list_display = ["id", "kind", "case", "channel", "recipient_user", "recipient_address", "state", "attempts",
+                    "next_attempt_at", "last_error", "created_at", "delivered_at"]
+    list_filter = ["state", "channel", "kind"]
+    search_fields = ["case__number", "recipient_address", "recipient_user__username", "title"]
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # parked, not dropped
+
+    @admin.action(description=gettext_lazy("Retry now"))
+    def retry_now(self, request, queryset):
+        count = outbox_retry(ids=list(queryset.exclude(state=OutboxState.DELIVERED).values_list("pk", flat=True)))
+        self.message_user(request, _("%(count)s message(s) will be sent again now.") % {"count": count})
+
+
+@admin.register(InboxItem)
+class InboxItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "title", "case", "created_at", "read_at"]
+    list_filter = ["read_at"]
+    search_fields = ["user__username", "title", "case__number"]
+    readonly_fields = ["user", "outbox", "title", "body", "case", "created_at", "read_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    """Time limits per stage; blank category / urgency / level match any, the most specific row wins."""
+
+    list_display = ["stage", "category", "urgency", "level", "amount", "unit", "priority"]
+    list_filter = ["stage", "urgency", "level", "unit"]
+    autocomplete_fields = ["category"]
+    search_fields = ["category__code", "category__minor_name"]
+
+
+@admin.register(StageClock)
+class StageClockAdmin(admin.ModelAdmin):
+    """Read-only: clocks are written by the case transitions and the sweep."""
+
+    list_display = ["case", "stage", "level", "started_at", "deadline", "light", "finished_at", "on_time",
+                    "escalated_for_breach"]
+    list_filter = ["stage", "light", "level", "on_time"]
+    search_fields = ["case__number"]
+    list_select_related = ["case"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

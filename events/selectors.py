@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from dispatch.models import StageClock
 from grids.models import Region
 
 from .access import cases_visible_q
@@ -96,6 +97,7 @@ def case_detail_get(*, number: str, user=None) -> Case | None:
         Prefetch("reports", queryset=InboundReport.objects.order_by("id")),
         Prefetch("attachments", queryset=Attachment.objects.order_by("id")),
         Prefetch("events", queryset=CaseEvent.objects.select_related("actor").order_by("seq")),
+        Prefetch("clocks", queryset=StageClock.objects.order_by("started_at", "id")),
     )
     if user is not None:
         cases = cases.filter(cases_visible_q(user))

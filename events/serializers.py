@@ -132,6 +132,10 @@ class CaseActionSerializer(serializers.Serializer):
     explanation = serializers.CharField(required=False, allow_blank=True, max_length=2000,
                                         help_text=_("dispatch: why this department (e.g. when not the suggested one)."))
     photos = FileListField(help_text=_("complete, verify, field_check: photos (JPEG, PNG or WebP)."))
+    type = serializers.CharField(required=False, allow_blank=True, max_length=10,
+                                 help_text=_("supervise: overdue, leader or key_case."))
+    reply_due = serializers.CharField(required=False, allow_blank=True, max_length=40,
+                                      help_text=_("supervise: ISO date-time by which the department must reply."))
 
 
 class FlexibleDateTimeField(serializers.Field):
@@ -278,6 +282,19 @@ class CaseEventSerializer(serializers.Serializer):
         return _actor_name(event)
 
 
+class CaseClockSerializer(serializers.Serializer):
+    """The time limit of one stage of the case (SLA clock)."""
+
+    stage = serializers.CharField(help_text=_("accept, dispatch, sign, handle, verify or feedback."))
+    level = serializers.CharField(help_text=_("Command level the clock ran at: street, district or city."))
+    started_at = serializers.DateTimeField()
+    deadline = serializers.DateTimeField()
+    light = serializers.CharField(help_text=_("green (< 80 % used), yellow (80–100 %) or red (overdue)."))
+    finished_at = serializers.DateTimeField(allow_null=True)
+    on_time = serializers.BooleanField(allow_null=True)
+    paused_seconds = serializers.FloatField()
+
+
 class CaseListSerializer(serializers.Serializer):
     number = serializers.CharField()
     state = serializers.ChoiceField(choices=CaseState.choices)
@@ -318,6 +335,12 @@ class CaseDetailSerializer(CaseListSerializer):
     photos = CasePhotoSerializer(source="attachments", many=True)
     timeline = CaseEventSerializer(source="events", many=True)
     allowed_actions = serializers.SerializerMethodField()
+    clocks = serializers.SerializerMethodField()
+
+    @extend_schema_field(CaseClockSerializer(many=True))
+    def get_clocks(self, case):
+        clocks = sorted(case.clocks.all(), key=lambda clock: (clock.started_at, clock.pk))
+        return CaseClockSerializer(clocks, many=True).data
 
     @extend_schema_field(CaseCountersSerializer)
     def get_counters(self, case):

@@ -13,7 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unprocessable
+from dispatch.clocks import clocks_on_transition
+from dispatch.outbox import notifications_for_event
 from dispatch.routing import route
+from dispatch.supervision import supervision_order_create
 from grids.models import Department, DepartmentType, Level, Region, Role
 from grids.selectors import ancestor_codes, covers, locate, roles_of
 
@@ -344,6 +347,7 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             payload["self_handled"] = True
         event_append(case=case, kind="reported", actor=actor, role=role, to_state=CaseState.REPORTED,
                      payload=payload, now=now)
+        clocks_on_transition(case=case, action="reported", from_state="", now=now)
         case.save()
         if (data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL):
             case_act(case=case, action="accept", actor=Actor.system("rule:auto_accept_patrol"),
@@ -427,8 +431,8 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
     """Take ``action`` on a case: the only way a case changes state.
 
     In one transaction: lock the row, check the actor's scope (403), the transition and its conditions (409, naming
-    the actions allowed now), the required inputs (400, naming the field); apply; append the case event; queue side
-    effects for after commit.
+    the actions allowed now), the required inputs (400, naming the field); apply; append the case event; move the
+    stage clocks; write the notifications to the outbox (delivered by the relay after commit).
     """
     inputs = dict(inputs or {})
     spec = ACTIONS.get(action)
@@ -459,16 +463,19 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
         if problem:
             raise _conflict(case, actor, f"cannot {spec.name}: {problem}")
         _required(spec, inputs)
+        first_new_seq = case.last_seq + 1
         from_state = case.state
         payload = _apply(spec, case, actor, inputs, now, target)
         getattr(case, spec.method)()
         case.updated_at = now
         event_append(case=case, kind=spec.name, actor=actor, role=mine[0], from_state=from_state,
                      to_state=case.state, payload=payload, now=now)
+        clocks_on_transition(case=case, action=spec.name, from_state=from_state, now=now)
         if payload.get("goes_up_to"):
-            _level_up(case, reason=_("returned %(n)s times: re-dispatch from the upper command center")
+            case_level_up(case, reason=_("returned %(n)s times: re-dispatch from the upper command center")
                       % {"n": case.returns_count}, now=now)
         case.save()
+        _notify(case, since_seq=first_new_seq)
         routing = payload.get("routing") or {}
         if spec.name == "accept" and routing.get("auto_dispatch") and routing.get("department"):
             case = case_act(case=case.number, action="dispatch", actor=Actor.system(f"rule:{routing['rule']}"),
@@ -476,12 +483,20 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
     return case
 
 
-def _level_up(case: Case, *, reason: str, now: datetime) -> None:
-    """Move the case to the next command level (street → district → city) as a system escalation event."""
+def _notify(case: Case, *, since_seq: int) -> None:
+    """Write the messages for the events this action appended (its own, and a level-up) to the outbox, in the same
+    transaction: they are delivered after commit by the relay, or not at all if the change rolls back."""
+    for event in CaseEvent.objects.filter(case=case, seq__gte=since_seq).order_by("seq"):
+        notifications_for_event(case=case, event=event)
+
+
+def case_level_up(case: Case, *, reason: str, now: datetime, actor: Actor | None = None) -> None:
+    """Move the case to the next command level (street → district → city) as a system escalation event.
+    The caller holds the case row lock and saves the case after."""
     from_level = case.level
     case.level = NEXT_LEVEL[case.level]
     case.escalations_count += 1
-    event_append(case=case, kind="escalate", actor=Actor.system("rule:returns"), role="system",
+    event_append(case=case, kind="escalate", actor=actor or Actor.system("rule:returns"), role="system",
                  from_state=case.state, to_state=case.state,
                  payload={"reason": reason, "from_level": from_level, "to_level": case.level}, now=now)
 
@@ -617,6 +632,11 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         case.level = NEXT_LEVEL[case.level]
         case.escalations_count += 1
         payload["to_level"] = case.level
+    elif name in ("urge", "supervise"):
+        if actor.user is None:
+            raise InvalidInput("urge and supervision orders are issued by a supervisor", field="actor")
+        payload.update(supervision_order_create(case=case, kind=name, inputs=inputs, user=actor.user, now=now,
+                                                event_seq=case.last_seq + 1))
     elif name == "cancel":
         case.close_reason, case.closed_at = CloseReason.CANCELLED, now
     return payload

@@ -60,6 +60,6 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     # oversight, from any open state
     Action("escalate", "escalate", OPEN, None, ("dispatcher", "supervisor", "system"), ("reason",)),  # 上报
     Action("urge", "urge", OPEN, None, ("supervisor",), ("note",)),  # 催办
-    Action("supervise", "supervise", OPEN, None, ("supervisor",), ("note",)),  # 督办
+    Action("supervise", "supervise", OPEN, None, ("supervisor",), ("note", "type", "reply_due")),  # 督办
     Action("cancel", "cancel", OPEN, S.CANCELLED, ("supervisor",), ("reason",)),  # 作废
 ]}

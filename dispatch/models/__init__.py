@@ -2,6 +2,10 @@
 
 from .calendar import CalendarOverride
 from .heartbeat import Heartbeat
+from .outbox import InboxItem, OutboxChannel, OutboxMessage, OutboxState
 from .routing import RoutingRule
+from .sla import Light, SlaPolicy, Stage, StageClock
+from .supervision import SupervisionKind, SupervisionOrder, SupervisionType
 
-__all__ = ["CalendarOverride", "Heartbeat", "RoutingRule"]
+__all__ = ["CalendarOverride", "Heartbeat", "InboxItem", "OutboxChannel", "OutboxMessage", "OutboxState", "RoutingRule", "SupervisionKind", "SupervisionOrder", "SupervisionType",
+           "Light", "SlaPolicy", "Stage", "StageClock"]

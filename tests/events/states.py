@@ -75,7 +75,7 @@ def valid_inputs(world, action: str) -> dict:
         "reopen": {"reason": "市民不满意"},
         "escalate": {"reason": "超出街道权限"},
         "urge": {"note": "请尽快处理"},
-        "supervise": {"note": "督办"},
+        "supervise": {"note": "督办", "type": "key_case", "reply_due": later},
         "cancel": {"reason": "重复录入"},
     }.get(action, {})
 

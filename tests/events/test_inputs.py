@@ -70,7 +70,7 @@ def test_the_required_inputs_are_the_documented_ones():
         "return": {"reason"}, "request_extension": {"reason"}, "deny_extension": {"reason"},
         "suspend": {"reason", "until"}, "complete": {"note", "photos"}, "verify": {"photos"},
         "rework": {"reason"}, "feedback": {"rating"}, "reopen": {"reason"}, "escalate": {"reason"},
-        "urge": {"note"}, "supervise": {"note"}, "cancel": {"reason"},
+        "urge": {"note"}, "supervise": {"note", "type", "reply_due"}, "cancel": {"reason"},
     }
 
 

@@ -1,0 +1,302 @@
+"""The notification outbox: enqueue in the caller's transaction, relay with retries, park what keeps failing.
+
+    outbox_enqueue(...)            one OutboxMessage row per destination, inside the transaction of the change
+    notifications_for_event(...)   which messages a case event means, and to whom (enqueues them)
+    notifications_for_light(...)   the same for a clock light turning yellow (warning) or red (overdue)
+    relay_batch(...)               deliver due rows once: claim, deliver through the channel adapter, record
+    outbox_retry(...)              an admin sends parked rows round again
+
+Delivery is at-least-once from the relay and exactly-once at the destination: the relay claims rows for a lease
+(``GRIDLOOP_OUTBOX_LEASE_SECONDS``) in a short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so parallel
+relays take different rows), delivers without holding locks, then records the result. A relay killed in between
+leaves its rows to be claimed again once the lease ends; the inbox adapter makes one item per outbox row (one-to-one)
+and the HTTP receivers de-duplicate by the ``X-Gridloop-Message-Id`` header (the outbox id).
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from events.models import Case, CaseEvent, CommandLevel
+from grids.models import Role, User
+
+from .adapters import ChannelDisabled, DeliveryFailed, adapter_for
+from .models import OutboxChannel, OutboxMessage, OutboxState
+
+log = logging.getLogger(__name__)
+
+RETRY_BASE_SECONDS = 30
+RETRY_CAP_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One destination: a staff user's inbox, or a citizen's WeChat openid / phone number."""
+
+    channel: str
+    user: User | None = None
+    address: str = ""
+
+    @classmethod
+    def inbox(cls, user: User) -> "Recipient":
+        return cls(OutboxChannel.INBOX, user=user)
+
+    @property
+    def key(self) -> tuple:
+        return self.channel, self.user.pk if self.user is not None else None, self.address
+
+
+def outbox_enqueue(*, kind: str, case: Case | None, event_seq: int | None, recipients: list[Recipient], title: str,
+                   body: str = "", payload: dict | None = None, now: datetime | None = None) -> list[OutboxMessage]:
+    """Write one pending row per distinct destination. Call it inside the transaction of the change it announces,
+    so the message exists exactly when the change does."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("outbox_enqueue must be called inside the transaction of the change it announces")
+    now = now or timezone.now()
+    rows, seen = [], set()
+    for recipient in recipients:
+        if recipient.key in seen:
+            continue
+        seen.add(recipient.key)
+        if recipient.channel == OutboxChannel.INBOX and recipient.user is None:
+            raise ValueError("an inbox message needs a recipient user")
+        if recipient.channel != OutboxChannel.INBOX and not recipient.address:
+            raise ValueError(f"a {recipient.channel} message needs a recipient address")
+        rows.append(OutboxMessage(
+            kind=kind, case=case, event_seq=event_seq, channel=recipient.channel, recipient_user=recipient.user,
+            recipient_address=recipient.address, title=title[:200], body=body, payload=payload or {},
+            state=OutboxState.PENDING, next_attempt_at=now, created_at=now,
+        ))
+    return OutboxMessage.objects.bulk_create(rows)
+
+
+# --- Who hears about what ------------------------------------------------------------------------------------------
+LEVEL_NAMES = {CommandLevel.STREET: "街道", CommandLevel.DISTRICT: "区", CommandLevel.CITY: "市"}
+STAFF_EVENTS = {"dispatch", "return", "escalate", "urge", "supervise", "warning", "overdue"}
+CITIZEN_EVENTS = {"reject", "verify", "close"}
+
+
+def center_code(region_code: str, level: str) -> str:
+    """Code of the command center at ``level`` for a case in ``region_code`` (as ``Case.command_code``)."""
+    if level == CommandLevel.DISTRICT:
+        return region_code[:6]
+    if level == CommandLevel.CITY:
+        return region_code[:4] + "00"
+    return region_code[:9]
+
+
+def dispatchers_of(code: str) -> list[User]:
+    return list(User.objects.filter(is_active=True, roles__role=Role.DISPATCHER, roles__region__code=code)
+                .distinct().order_by("id"))
+
+
+def handlers_of(department_code: str) -> list[User]:
+    return list(User.objects.filter(is_active=True, roles__role=Role.HANDLER,
+                                    roles__department__code=department_code).distinct().order_by("id"))
+
+
+def citizen_recipients(case: Case) -> list[Recipient]:
+    """The citizens who reported the case: WeChat when they came by WeChat (an openid), else SMS to their phone."""
+    found = []
+    for openid, phone in case.reports.order_by("id").values_list("citizen_openid", "citizen_phone"):
+        if openid:
+            found.append(Recipient(OutboxChannel.WECHAT, address=openid))
+        elif phone:
+            found.append(Recipient(OutboxChannel.SMS, address=phone))
+    return found
+
+
+def _department_code(case: Case, event: CaseEvent) -> str:
+    if event.kind == "dispatch" and event.payload.get("department"):
+        return event.payload["department"]
+    return case.department.code if case.department_id else ""
+
+
+def _owning_dispatchers(case: Case, event: CaseEvent) -> list[User]:
+    return dispatchers_of(center_code(case.region_code, event.level or case.level))
+
+
+def _message(case: Case, event: CaseEvent) -> tuple[list[Recipient], str, str] | None:
+    """(recipients, title, body) for the event, or None when it notifies nobody."""
+    kind, payload, number = event.kind, event.payload or {}, case.number
+    reason = payload.get("reason") or payload.get("note") or ""
+    what = case.category.minor_name if case.category_id else ""
+    summary = " · ".join(part for part in (what, case.address, case.description[:100]) if part)
+    if kind == "dispatch":
+        users = handlers_of(_department_code(case, event))
+        return [Recipient.inbox(u) for u in users], f"新派遣案卷 {number}，请签收", summary
+    if kind == "return":
+        return ([Recipient.inbox(u) for u in _owning_dispatchers(case, event)],
+                f"案卷 {number} 被处置单位退回，请重新派遣", reason)
+    if kind == "escalate":
+        level = payload.get("to_level") or case.level
+        users = dispatchers_of(center_code(case.region_code, level))
+        return ([Recipient.inbox(u) for u in users],
+                f"案卷 {number} 已上报至{LEVEL_NAMES.get(level, level)}级指挥中心", reason)
+    if kind in ("urge", "supervise", "warning", "overdue"):
+        code = _department_code(case, event)
+        users = handlers_of(code) if code else _owning_dispatchers(case, event)
+        title = {
+            "urge": f"催办：案卷 {number}",
+            "supervise": f"督办：案卷 {number}",
+            "warning": f"预警：案卷 {number} 即将到期",
+            "overdue": f"超时：案卷 {number} 已超过处置时限",
+        }[kind]
+        return [Recipient.inbox(u) for u in users], title, reason or summary
+    if kind == "reject":
+        return citizen_recipients(case), f"您反映的问题（{number}）未予立案", reason
+    if kind == "verify":
+        return (citizen_recipients(case), f"您反映的问题（{number}）已处理完毕",
+                "请对处理结果评价（1–5 分），感谢您的参与。")
+    if kind == "close":
+        return citizen_recipients(case), f"您反映的问题（{number}）已办结", "感谢您的参与。"
+    return None
+
+
+def notifications_for_event(*, case: Case, event: CaseEvent) -> list[OutboxMessage]:
+    """Enqueue the messages that ``event`` of ``case`` means (see STAFF_EVENTS, CITIZEN_EVENTS); [] for others.
+
+    dispatch → handlers of the department; return → dispatchers of the owning command center; escalate →
+    dispatchers of the new level's center; urge, supervise, warning, overdue → handlers of the department in charge
+    (the owning center's dispatchers when none is); reject, verify (the request for feedback), close → the citizen.
+    Call inside the transaction that appended the event."""
+    found = _message(case, event)
+    if found is None:
+        return []
+    recipients, title, body = found
+    if not recipients:
+        log.info("case %s event %s (%s): nobody to notify", case.number, event.seq, event.kind)
+        return []
+    return outbox_enqueue(kind=event.kind, case=case, event_seq=event.seq, recipients=recipients, title=title,
+                          body=body, payload={"case": case.number, "event": event.kind, "seq": event.seq},
+                          now=event.occurred_at)
+
+
+LIGHT_KINDS = {"yellow": "warning", "red": "overdue"}
+
+
+def notifications_for_light(*, case: Case, light: str, stage: str = "",
+                            now: datetime | None = None) -> list[OutboxMessage]:
+    """For the clock sweep, which changes lights without a case event: a light turning yellow enqueues a
+    ``warning``, red an ``overdue`` notice, to the same people as those events (event_seq stays empty).
+    Call inside the sweep's transaction; other lights notify nobody."""
+    kind = LIGHT_KINDS.get(light)
+    if kind is None:
+        return []
+    now = now or timezone.now()
+    event = CaseEvent(case=case, seq=None, kind=kind, level=case.level, payload={"stage": stage} if stage else {},
+                      occurred_at=now)
+    return notifications_for_event(case=case, event=event)
+
+
+# --- Relay ------------------------------------------------------------------------------------------------------------
+@dataclass
+class RelayResult:
+    claimed: int = 0
+    delivered: int = 0
+    failed: int = 0
+    parked: int = 0
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait after the ``attempts``-th failure: 30 s, 60 s, 120 s … capped at one hour."""
+    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_CAP_SECONDS))
+
+
+def _claim(limit: int, now: datetime) -> list[OutboxMessage]:
+    lease = timedelta(seconds=settings.GRIDLOOP_OUTBOX_LEASE_SECONDS)
+    with transaction.atomic():
+        due = OutboxMessage.objects.filter(state=OutboxState.PENDING, next_attempt_at__lte=now)
+        if connection.vendor == "postgresql":
+            due = due.select_for_update(skip_locked=True)
+        else:
+            due = due.select_for_update()
+        rows = list(due.order_by("next_attempt_at", "id")[:limit])
+        if rows:  # leased: no other relay takes them until the lease ends
+            OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(next_attempt_at=now + lease)
+    return rows
+
+
+def _record_failure(row: OutboxMessage, error: str, now: datetime, *, park: bool = False) -> str:
+    attempts = row.attempts + 1
+    park = park or attempts >= settings.GRIDLOOP_OUTBOX_MAX_ATTEMPTS
+    state = OutboxState.PARKED if park else OutboxState.PENDING
+    OutboxMessage.objects.filter(pk=row.pk, state=OutboxState.PENDING).update(
+        state=state, attempts=attempts, last_error=error[:2000],
+        next_attempt_at=now if park else now + retry_delay(attempts),
+    )
+    if park:
+        log.warning("outbox %s parked after %s attempts: %s", row.pk, attempts, error)
+    return state
+
+
+def _mark_delivered(row: OutboxMessage, now: datetime) -> None:
+    OutboxMessage.objects.filter(pk=row.pk, state=OutboxState.PENDING).update(
+        state=OutboxState.DELIVERED, delivered_at=now)
+
+
+def _deliver(row: OutboxMessage, now: datetime) -> None:
+    adapter = adapter_for(row.channel)
+    if row.channel == OutboxChannel.INBOX:  # a database write: the item and the delivery commit together
+        with transaction.atomic():
+            adapter.deliver(row)
+            _mark_delivered(row, now)
+    else:
+        adapter.deliver(row)
+        _mark_delivered(row, now)
+
+
+def relay_batch(limit: int = 100, now: datetime | None = None) -> RelayResult:
+    """Deliver up to ``limit`` due messages once. Failures wait ``retry_delay`` and are parked after
+    ``GRIDLOOP_OUTBOX_MAX_ATTEMPTS``; a disabled channel parks at once."""
+    clock = (lambda: now) if now is not None else timezone.now
+    rows = _claim(limit, clock())
+    result = RelayResult(claimed=len(rows))
+    # Stop well before the lease ends, so no other relay re-claims a row this one is still sending.
+    lease = settings.GRIDLOOP_OUTBOX_LEASE_SECONDS
+    stop_at = time.monotonic() + max(lease - 2 * settings.GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS, lease / 2)
+    for index, row in enumerate(rows):
+        if time.monotonic() > stop_at:
+            left = [r.pk for r in rows[index:]]
+            OutboxMessage.objects.filter(pk__in=left, state=OutboxState.PENDING).update(next_attempt_at=clock())
+            break
+        try:
+            _deliver(row, clock())
+        except ChannelDisabled as exc:
+            _record_failure(row, str(exc), clock(), park=True)
+            result.parked += 1
+        except DeliveryFailed as exc:
+            state = _record_failure(row, str(exc), clock())
+            result.parked += state == OutboxState.PARKED
+            result.failed += state == OutboxState.PENDING
+        except Exception as exc:  # a bug in one message must not stop the others
+            log.exception("outbox %s: unexpected error while delivering", row.pk)
+            state = _record_failure(row, f"{type(exc).__name__}: {exc}", clock())
+            result.parked += state == OutboxState.PARKED
+            result.failed += state == OutboxState.PENDING
+        else:
+            result.delivered += 1
+    return result
+
+
+def relay_pending(*, limit: int = 100, max_batches: int = 10) -> RelayResult:
+    """Run batches while they come back full (up to ``max_batches``): what the beat-scheduled task calls."""
+    total = RelayResult()
+    for _ in range(max_batches):
+        batch = relay_batch(limit=limit)
+        for field in ("claimed", "delivered", "failed", "parked"):
+            setattr(total, field, getattr(total, field) + getattr(batch, field))
+        if batch.claimed < limit:
+            break
+    return total
+
+
+def outbox_retry(*, ids: list[int], now: datetime | None = None) -> int:
+    """Send parked (or waiting) messages round again now, with a fresh attempt count. Returns how many."""
+    return OutboxMessage.objects.filter(pk__in=ids).exclude(state=OutboxState.DELIVERED).update(
+        state=OutboxState.PENDING, attempts=0, next_attempt_at=now or timezone.now())

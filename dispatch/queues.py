@@ -1,0 +1,111 @@
+"""Work queues of a command center (指挥中心): the cases waiting for it, in buckets.
+
+A case belongs to a center when it sits at the center's level and inside its area: ``level == center.level`` and
+``region_code`` starting with ``center.subtree_prefix`` (the SQL form of ``Case.command_code == center.code``).
+
+    new                state reported (waiting to be accepted)
+    awaiting_dispatch  state accepted, never returned
+    returned           state accepted after a department returned it
+    escalated_to_us    open and escalated at least once (district and city centers only; a street center has none)
+    overdue            open with a running stage clock whose light is red
+
+Every bucket costs one COUNT and one LIMIT query; the regions of all rows shown come in three queries in all.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+
+import dispatch.models as dispatch_models
+from events.access import cases_visible_q
+from events.models import OPEN_STATES, Case, CaseState, CommandLevel
+from grids.models import Region, Role
+from grids.selectors import command_centers_of, is_admin, region_scope_q
+
+QUEUE_LEVELS = (CommandLevel.STREET, CommandLevel.DISTRICT, CommandLevel.CITY)
+BUCKETS = ("new", "awaiting_dispatch", "returned", "escalated_to_us", "overdue")
+BUCKET_SIZE = 20
+
+
+def clocks_available() -> bool:
+    """Whether SLA stage clocks exist in this deployment (the overdue bucket needs them)."""
+    return hasattr(dispatch_models, "StageClock")
+
+
+def queue_centers(user, level: str) -> QuerySet[Region]:
+    """Command centers at ``level`` whose queues the user may read, by code: those they dispatch for, those in the
+    area of their supervisor roles, every one for an admin."""
+    centers = Region.objects.filter(level=level).defer("boundary").order_by("code")
+    if is_admin(user):
+        return centers
+    dispatching = [r.pk for r in command_centers_of(user) if r.level == level]
+    return centers.filter(Q(pk__in=dispatching) | region_scope_q(user, roles=(Role.SUPERVISOR,)))
+
+
+def _bucket_q(name: str, level: str) -> Q | None:
+    """The filter of one bucket; None when the bucket does not apply (or cannot be computed) here."""
+    if name == "new":
+        return Q(state=CaseState.REPORTED)
+    if name == "awaiting_dispatch":
+        return Q(state=CaseState.ACCEPTED, returns_count=0)
+    if name == "returned":
+        return Q(state=CaseState.ACCEPTED, returns_count__gt=0)
+    if name == "escalated_to_us":
+        if level == CommandLevel.STREET:
+            return None
+        return Q(state__in=OPEN_STATES, escalations_count__gt=0)
+    if name == "overdue":
+        if not clocks_available():
+            return None
+        red = dispatch_models.StageClock.objects.filter(case=OuterRef("pk"), finished_at__isnull=True, light="red")
+        return Q(Exists(red), state__in=OPEN_STATES)
+    raise ValueError(f"unknown bucket {name!r}")
+
+
+def bucket_available(name: str, level: str) -> bool:
+    return _bucket_q(name, level) is not None
+
+
+def center_cases(*, user, center: Region) -> QuerySet[Case]:
+    """Open and new cases owned by ``center`` that the user may see (list rows: category and department joined)."""
+    return (
+        Case.objects.select_related("category", "department")
+        .filter(cases_visible_q(user), level=center.level, region_code__startswith=center.subtree_prefix)
+        .order_by("-created_at", "-number")
+    )
+
+
+def bucket_cases(*, user, center: Region, bucket: str) -> QuerySet[Case]:
+    """All the cases of one bucket, newest first (empty for a bucket that does not apply)."""
+    q = _bucket_q(bucket, center.level)
+    cases = center_cases(user=user, center=center)
+    return cases.none() if q is None else cases.filter(q)
+
+
+def with_regions(cases: list[Case]) -> list[Case]:
+    """Load grid, street and district of the rows (one query each for the whole list)."""
+    regions = Region.objects.only("id", "code", "name", "level")
+    prefetch_related_objects(cases, Prefetch("grid", queryset=regions), Prefetch("street", queryset=regions),
+                             Prefetch("district", queryset=regions))
+    return cases
+
+
+@dataclass
+class Bucket:
+    count: int = 0
+    items: list[Case] = field(default_factory=list)
+    available: bool = True
+
+
+def center_queues(*, user, center: Region, size: int = BUCKET_SIZE) -> dict[str, Bucket]:
+    """Each bucket's total and its ``size`` newest cases."""
+    buckets = {}
+    for name in BUCKETS:
+        if not bucket_available(name, center.level):
+            buckets[name] = Bucket(available=False)
+            continue
+        cases = bucket_cases(user=user, center=center, bucket=name)
+        count = cases.count()
+        buckets[name] = Bucket(count=count, items=list(cases[:size]) if count else [])
+    with_regions([case for bucket in buckets.values() for case in bucket.items])
+    return buckets

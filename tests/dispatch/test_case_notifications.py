@@ -1,0 +1,46 @@
+"""case_act writes notifications to the outbox in the same transaction; the relay delivers them to the inbox."""
+
+import pytest
+
+from config.errors import InvalidInput
+from dispatch.models import InboxItem, OutboxMessage
+from dispatch.outbox import relay_batch
+from tests.conftest import client_for
+from tests.events.conftest import act, file_hotline, file_patrol
+
+pytestmark = pytest.mark.django_db
+
+
+def test_dispatching_a_case_reaches_the_handlers_inbox_through_the_relay(world):
+    case = file_patrol(world)
+    act(case, "dispatch", world.dispatcher, department=world.dept.code)
+    message = OutboxMessage.objects.get(case=case, recipient_user=world.handler)
+    assert message.state == "pending"
+    relay_batch()
+    item = InboxItem.objects.get(user=world.handler)
+    assert case.number in (item.title + item.body) or item.case_id == case.pk
+    body = client_for(world.handler).get("/api/v1/inbox/").json()
+    assert body["count"] == 1
+
+
+def test_a_refused_action_writes_no_message(world):
+    case = file_patrol(world)
+    before = OutboxMessage.objects.count()
+    with pytest.raises(InvalidInput):
+        act(case, "dispatch", world.dispatcher, department="no-such-department")
+    assert OutboxMessage.objects.count() == before
+
+
+def test_the_automatic_level_up_after_two_returns_notifies_the_district(world):
+    case = file_patrol(world)
+    act(case, "dispatch", world.dispatcher, department=world.dept.code)
+    act(case, "return", world.handler, reason="非本单位")
+    act(case, "dispatch", world.dispatcher, department=world.dept_y.code)
+    act(case, "return", world.handler_y, reason="非本单位")
+    assert OutboxMessage.objects.filter(case=case, recipient_user=world.district_dispatcher).exists()
+
+
+def test_rejecting_a_hotline_report_tells_the_caller_by_sms(world):
+    case = file_hotline(world)
+    act(case, "reject", world.dispatcher, reason="不属于城市管理范围")
+    assert OutboxMessage.objects.filter(case=case, channel="sms", recipient_address="13812341234").exists()

@@ -1,0 +1,223 @@
+"""The sweep: lights at 80 % and 100 %, one-level escalation per breach (idempotent), resuming suspended cases.
+Time is moved with time_machine around Tuesday 2026-11-24 (windows 08:30–12:00, 13:30–17:30 Asia/Shanghai)."""
+
+import threading
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection
+
+from dispatch import clocks as clocks_module
+from dispatch.clocks import sweep
+from dispatch.models import StageClock
+from events.integrity import chain_verify
+from events.models import Case, CaseEvent, Category
+from tests.events.conftest import act, file_patrol
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def local(hour, minute=0, day=24):
+    return datetime(2026, 11, day, hour, minute, tzinfo=SH)
+
+
+def at(hour, minute=0, day=24):
+    return time_machine.travel(local(hour, minute, day), tick=False)
+
+
+def handling_case(world):
+    """Signed Tue 11:30; the handle clock (4 work_hour) warns at 16:12 and runs out at 17:00."""
+    with at(10):
+        case = file_patrol(world, category=Category.objects.get(code="E0102"))
+    with at(11):
+        act(case, "dispatch", world.dispatcher, department="s1-huanwei")
+    with at(11, 30):
+        act(case, "sign", world.handler)
+    return case
+
+
+def handle_clocks(case):
+    return list(StageClock.objects.filter(case=case, stage="handle").order_by("id"))
+
+
+def sweep_escalations(case):
+    return list(CaseEvent.objects.filter(case=case, kind="escalate", actor_ref="sweep").order_by("seq"))
+
+
+@pytest.mark.django_db
+def test_lights_turn_yellow_at_80_percent_and_red_at_the_deadline(world):
+    case = handling_case(world)
+    (clock,) = handle_clocks(case)
+    assert clock.warn_at == local(16, 12)
+    with at(16, 11):
+        assert sweep().warned == 0
+    assert handle_clocks(case)[0].light == "green"
+    with at(16, 12):
+        result = sweep()
+    assert (result.warned, result.overdue, result.escalated) == (1, 0, 0)
+    assert handle_clocks(case)[0].light == "yellow"
+    with at(16, 30):  # a yellow clock before its deadline is not due again
+        assert sweep() == clocks_module.SweepResult()
+    with at(17):
+        result = sweep()
+    assert (result.overdue, result.escalated) == (1, 1)
+    first = handle_clocks(case)[0]
+    assert first.light == "red" and first.escalated_for_breach and first.on_time is False
+
+
+@pytest.mark.django_db
+def test_an_overdue_street_case_goes_to_the_district_then_to_the_city(world):
+    case = handling_case(world)
+    with at(17):
+        sweep()
+    case = Case.objects.get(pk=case.pk)
+    assert (case.level, case.escalations_count, case.state) == ("district", 1, "handling")
+    (event,) = sweep_escalations(case)
+    assert event.actor_kind == "system" and event.level == "district"
+    assert event.payload == {"reason": "超期: handle deadline 2026-11-24 17:00 passed", "from_level": "street",
+                             "to_level": "district"}
+    street, district = handle_clocks(case)
+    assert (street.level, street.finished_at, street.escalated_for_breach) == ("street", local(17), True)
+    assert (district.level, district.started_at, district.finished_at) == ("district", local(17), None)
+    assert district.deadline == local(12, day=25)  # a fresh 4 working hours at the district
+
+    with at(12, day=25):
+        assert sweep().escalated == 1
+    case = Case.objects.get(pk=case.pk)
+    assert (case.level, case.escalations_count) == ("city", 2)
+    assert [e.payload["to_level"] for e in sweep_escalations(case)] == ["district", "city"]
+    city = handle_clocks(case)[-1]
+    assert city.level == "city" and city.deadline == local(17, 30, day=25)
+
+    with at(18, day=25):  # at the city only the light turns red
+        result = sweep()
+        assert (result.overdue, result.escalated) == (1, 0)
+        assert sweep() == clocks_module.SweepResult()  # and the red city clock is not due any more
+    case = Case.objects.get(pk=case.pk)
+    assert case.level == "city" and case.escalations_count == 2
+    city = handle_clocks(case)[-1]
+    assert city.light == "red" and city.finished_at is None and not city.escalated_for_breach
+    assert chain_verify(case) is None
+
+
+@pytest.mark.django_db
+def test_running_the_sweep_twice_escalates_once(world):
+    case = handling_case(world)
+    with at(17, 5):
+        first, second = sweep(), sweep()
+    assert (first.escalated, second.escalated) == (1, 0)
+    case = Case.objects.get(pk=case.pk)
+    assert case.escalations_count == 1 and len(sweep_escalations(case)) == 1
+
+
+@pytest.mark.django_db
+def test_a_sweep_that_fails_half_way_leaves_nothing_and_the_next_one_escalates_once(world, monkeypatch):
+    case = handling_case(world)
+
+    def crash(**kwargs):
+        raise RuntimeError("worker died")
+
+    with at(17, 5):
+        monkeypatch.setattr(clocks_module, "clock_start", crash)
+        assert sweep().escalated == 0  # the level change and its event were rolled back with the clock
+        case = Case.objects.get(pk=case.pk)
+        assert case.level == "street" and not sweep_escalations(case)
+        assert not handle_clocks(case)[0].escalated_for_breach and handle_clocks(case)[0].finished_at is None
+        monkeypatch.undo()
+        assert sweep().escalated == 1
+        assert sweep().escalated == 0
+    case = Case.objects.get(pk=case.pk)
+    assert case.escalations_count == 1 and len(sweep_escalations(case)) == 1
+    assert chain_verify(case) is None
+
+
+@pytest.mark.django_db
+def test_the_sweep_resumes_a_suspended_case_at_its_date_and_skips_paused_clocks(world):
+    case = handling_case(world)
+    with at(14):
+        act(case, "suspend", world.dispatcher, reason="待拆迁", until="2026-11-26")
+    with at(23, 59, day=25):  # the paused clock's old deadline has passed: nothing happens
+        assert sweep() == clocks_module.SweepResult()
+    with at(0, 0, day=26):
+        assert sweep().resumed == 1
+        assert sweep().resumed == 0
+    case = Case.objects.get(pk=case.pk)
+    assert case.state == "handling" and case.suspended_until is None and case.level == "street"
+    event = case.events.order_by("-seq").first()
+    assert (event.kind, event.actor_kind, event.actor_ref) == ("resume", "system", "sweep")
+    (clock,) = handle_clocks(case)
+    # paused Tue 14:00 → Thu 00:00: 3.5 + 7.5 working hours; the 3 hours left run Thu 08:30–12:00
+    assert clock.paused_at is None and clock.paused_seconds == 11 * 3600
+    assert clock.deadline == local(11, 30, day=26)
+
+
+@pytest.mark.django_db
+def test_due_rows_are_limited_per_sweep(world):
+    first, second = handling_case(world), handling_case(world)
+    with at(17):
+        assert sweep(limit=1).escalated == 1
+        assert sweep(limit=1).escalated == 1
+    assert {Case.objects.get(pk=c.pk).level for c in (first, second)} == {"district"}
+
+
+# --- PostgreSQL: concurrent sweeps ---------------------------------------------------------------------------------
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_escalate_exactly_once(world):
+    cases = [handling_case(world) for _ in range(3)]
+    barrier = threading.Barrier(2)
+    results = [None, None]
+
+    def run(index):
+        try:
+            barrier.wait(timeout=10)
+            results[index] = sweep(now=local(17, 5))
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            results[index] = exc
+        finally:
+            connection.close()
+
+    with at(17, 5):
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert all(isinstance(r, clocks_module.SweepResult) for r in results), results
+    assert sum(r.escalated for r in results) == 3
+    for case in cases:
+        case = Case.objects.get(pk=case.pk)
+        assert case.level == "district" and case.escalations_count == 1 and len(sweep_escalations(case)) == 1
+        assert StageClock.objects.filter(case=case, stage="handle", finished_at__isnull=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_beat_runs_the_sweep_task_every_5_seconds(world, settings):
+    from dispatch import tasks
+
+    assert settings.CELERY_BEAT_SCHEDULE["sla-sweep"] == {"task": "dispatch.sweep", "schedule": 5.0}
+    case = handling_case(world)
+    with at(17):
+        tasks.sweep.apply()
+    assert Case.objects.get(pk=case.pk).level == "district"
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_a_warning_then_an_overdue_notice_and_tells_the_district_once(world):
+    from dispatch.models import OutboxMessage
+
+    case = handling_case(world)
+    with at(16, 12):
+        sweep()
+    assert OutboxMessage.objects.filter(case=case, kind="warning", recipient_user=world.handler).count() == 1
+    with at(16, 40):
+        sweep()
+    assert OutboxMessage.objects.filter(case=case, kind="warning").count() == 1  # not repeated
+    with at(17):
+        sweep()
+        sweep()
+    assert OutboxMessage.objects.filter(case=case, kind="overdue", recipient_user=world.handler).count() == 1
+    assert OutboxMessage.objects.filter(case=case, kind="escalate",
+                                        recipient_user=world.district_dispatcher).count() == 1
