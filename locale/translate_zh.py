@@ -79,11 +79,125 @@ ZH = {
     "Cases move: receive → assign → handle → supervise → feedback, each stage with a clock.":
         "案卷流转：受理 → 派遣 → 处置 → 核查 → 回访结案，每个环节都有计时。",
     "Logged in as %(name)s.": "当前登录：%(name)s。", "Who you are: your roles and your area scope": "当前用户：角色与辖区范围",
+    'weekday': '工作日',
+    'Retry now': '立即重试',
+    '%(count)s message(s) will be sent again now.': '%(count)s 条消息将立即重新发送。',
+    'Your notifications, newest first': '我的通知（最新在前）',
+    'Bad input.': '输入有误。',
+    'You may not do this.': '您无权执行此操作。',
+    "A command center's work queues": '指挥中心工作队列',
+    'No command center of yours at this level.': '您在此层级没有所属指挥中心。',
+    'There is no %(level)s queue: the levels are street, district and city.': '没有 %(level)s 队列：层级为 street、district、city。',
+    'Only administrators may do this.': '仅管理员可执行此操作。',
+    'Routing rules': '派遣规则',
+    'Add a routing rule': '新增派遣规则',
+    'One routing rule': '单条派遣规则',
+    'Delete a routing rule': '删除派遣规则',
+    'No override for this day.': '该日没有调整设置。',
+    'There is no calendar override for %(day)s.': '%(day)s 没有日历调整。',
+    'No such order.': '没有此督办单。',
+    'Already answered.': '已回复。',
+    'Urge and supervision orders in your area or department': '辖区或本单位的催办、督办单',
+    'Reply to an urge or supervision order (once)': '回复催办或督办（仅一次）',
+    'note': '备注',
+    'day off': '休息日',
+    'in-app inbox': '站内消息',
+    'SMS': '短信',
+    'pending': '待发送',
+    'delivered': '已送达',
+    'parked (kept failing)': '已搁置（多次失败）',
+    'recipient': '接收人',
+    'recipient address': '接收地址',
+    'title': '标题',
+    'body': '内容',
+    'delivery state': '投递状态',
+    'failed attempts': '失败次数',
+    'next attempt at': '下次尝试时间',
+    'outbox message': '待发消息',
+    'outbox messages': '待发消息',
+    'inbox item': '站内消息',
+    'inbox items': '站内消息',
+    'priority': '优先级',
+    'dispatch automatically': '自动派遣',
+    'routing rule': '派遣规则',
+    'routing rules': '派遣规则',
+    'accept (立案)': '立案',
+    'dispatch (派遣)': '派遣',
+    'sign (签收)': '签收',
+    'handle (处置)': '处置',
+    'verify (核查)': '核查',
+    'feedback (回访)': '回访',
+    'green': '绿灯',
+    'yellow (80 % of the limit used)': '黄灯（已用时限 80%）',
+    'red (overdue, 超期)': '红灯（超期）',
+    'stage': '环节',
+    'amount': '时限数值',
+    'SLA policy': '时限规则',
+    'SLA policies': '时限规则',
+    'deadline': '截止时间',
+    'warning at (80 %)': '预警时间（80%）',
+    'paused seconds': '暂停秒数',
+    'light': '灯色',
+    'on time': '按期',
+    'escalated for this breach': '已因本次超期上报',
+    'stage clock': '环节计时',
+    'stage clocks': '环节计时',
+    'overdue': '超期',
+    "leader's order": '领导督办',
+    'reply due': '回复期限',
+    'reply': '回复',
+    'urge': '催办',
+    'supervision order': '督办单',
+    'supervision orders': '督办单',
+    'key case': '重点案件',
+    'requirement': '督办要求',
+    'command center code': '指挥中心编码',
+    'issued by': '发出人',
+    'issued at': '发出时间',
+    'replied by': '回复人',
+    'replied at': '回复时间',
+    'calendar override': '日历调整',
+    'calendar overrides': '日历调整',
+    'is a working day': '是工作日',
+    'no category yet: no routing rule can apply': '尚无类别：无法匹配派遣规则',
+    'rule %(rule)s: %(what)s in %(region)s → %(department)s': '规则 %(rule)s：%(region)s 的%(what)s → %(department)s',
+    'no rule matches at the %(level)s level: choose a department': '%(level)s层级没有匹配的规则：请选择处置单位',
+    'no rule matches and the street has no active street office': '没有匹配的规则，且该街道没有启用的街道办事处',
+    'no rule matches %(what)s: the street office takes it (属地兜底) → %(department)s': '没有匹配“%(what)s”的规则：属地兜底 → %(department)s',
+    'returned %(n)s times: re-dispatch from the upper command center': '已回退 %(n)s 次：由上级指挥中心重新派遣',
+    'major class': '大类',
+    'File a report (grid patrol, hotline or web) and open a case': '上报问题（网格巡查、热线或网页）并立卷',
+    'The case timeline (its event log, oldest first)': '案卷时间线（事件日志，按时间顺序）',
+    "The reporter's full contact details (every call is logged)": '上报人完整联系方式（每次查看均记录）',
+    "Your role may not see citizens' contact details.": '您的角色不能查看市民联系方式。',
+    'Take an action on a case': '对案卷执行操作',
+    'Your role or area does not let you take this action on this case.': '您的角色或辖区不允许对此案卷执行此操作。',
+    'No case with this number in your area, or no such action.': '您的辖区内没有此编号的案卷，或没有此操作。',
+    "The action does not fit the case's state.": '该操作与案卷当前状态不符。',
+    'Cases you filed yourself, newest first': '我上报的案卷（最新在前）',
+    'There is no case with this number in your area.': '您的辖区内没有此编号的案卷。',
+    'Your roles do not let you file on this channel at this place.': '您的角色不能在此地点通过此渠道上报。',
 }
 
 
 def fill(po_path: Path) -> tuple[int, int]:
     text = po_path.read_text(encoding="utf-8")
+    # makemessages' fuzzy guesses are often wrong: forget them (the table below, or English, is used instead)
+    entries = text.split("\n\n")
+    for i, entry in enumerate(entries):
+        lines = entry.split("\n")
+        flags = [ln for ln in lines if ln.startswith("#,")]
+        if not flags or "fuzzy" not in flags[0] or 'msgid ""' in lines:
+            continue
+        rest = [f.strip() for f in flags[0][2:].split(",") if f.strip() != "fuzzy"]
+        lines = [ln for ln in lines if not ln.startswith("#|")]
+        lines = [("#, " + ", ".join(rest)) if ln.startswith("#,") else ln for ln in lines if not (ln.startswith("#,") and not rest)]
+        lines = [('msgstr ""' if ln.startswith("msgstr ") else ln) for ln in lines]
+        entries[i] = "\n".join(lines)
+    text = "\n\n".join(entries)
+    # "80 % of" is not a format string, whatever xgettext thought
+    text = text.replace('#, python-format\nmsgid "yellow (80 % of the limit used)"',
+                        '#, no-python-format\nmsgid "yellow (80 % of the limit used)"')
     done = missing = 0
 
     def replace(match):
