@@ -165,7 +165,6 @@ ZH = {
     'no rule matches and the street has no active street office': '没有匹配的规则，且该街道没有启用的街道办事处',
     'no rule matches %(what)s: the street office takes it (属地兜底) → %(department)s': '没有匹配“%(what)s”的规则：属地兜底 → %(department)s',
     'returned %(n)s times: re-dispatch from the upper command center': '已回退 %(n)s 次：由上级指挥中心重新派遣',
-    'major class': '大类',
     'File a report (grid patrol, hotline or web) and open a case': '上报问题（网格巡查、热线或网页）并立卷',
     'The case timeline (its event log, oldest first)': '案卷时间线（事件日志，按时间顺序）',
     "The reporter's full contact details (every call is logged)": '上报人完整联系方式（每次查看均记录）',
