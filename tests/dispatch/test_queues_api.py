@@ -103,9 +103,11 @@ def test_no_center_at_the_level_is_403(world):
 
 
 def test_an_unknown_level_is_404(world):
-    response = client_for(world.dispatcher).get("/api/v1/queues/county/")
+    response = client_for(world.dispatcher).get("/api/v1/queues/county/", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 404
     assert "street, district and city" in response.json()["detail"]
+    chinese = client_for(world.dispatcher).get("/api/v1/queues/county/")  # Chinese by default
+    assert "没有 county 队列" in chinese.json()["detail"]
 
 
 def test_anonymous_callers_are_refused(world):
