@@ -1,0 +1,96 @@
+"""Duplicate detection (重复上报): open cases that a new report probably repeats.
+
+A candidate is an open case (not merged, not ended) of the same category — or, when either side has a category
+of the same major class (大类), of that class — whose point lies within the category's radius
+(``Category.duplicate_radius_m``, default 100 m, at most 1,000 m) of the report and which was opened within the
+category's window (``Category.duplicate_window_hours``, default 72 h). A report without a category (a hotline call the
+dispatcher will classify) matches open cases of any category within the default radius and window.
+
+The search is one indexed query: a partial B-tree index on ``(lat, lng)`` over open cases only
+(``case_open_point``), a bounding box around the point, then the exact great-circle distance in Python over the
+points inside the box, and one more query for the nearest few cases. Candidates come back nearest first, same category before same class.
+
+What is done with candidates is the channel's business (``events.services.case_report``): sensor reports join the
+nearest same-category case automatically; reports by people are only suggested — the reported event lists the
+numbers, the API shows them live (``GET /api/v1/cases/{number}/duplicates/``) and the dispatcher merges with the
+``merge`` action.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+
+from .models import OPEN_STATES, Case, Category
+
+EARTH_RADIUS_M = 6_371_008.8
+MAX_RADIUS_M = 1000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    case: Case
+    distance_m: float
+    same_category: bool
+
+
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle (haversine) distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def search_rules(category: Category | None) -> tuple[float, timedelta]:
+    """(radius in metres, time window) for reports of this category; the settings' defaults without one."""
+    if category is not None:
+        radius, hours = category.duplicate_radius_m, category.duplicate_window_hours
+    else:
+        radius, hours = settings.GRIDLOOP_DUPLICATE_RADIUS_M, settings.GRIDLOOP_DUPLICATE_WINDOW_HOURS
+    return float(min(max(radius, 1), MAX_RADIUS_M)), timedelta(hours=hours)
+
+
+def duplicate_candidates(*, lat: float | None, lng: float | None, category: Category | None, now: datetime,
+                         exclude_pk: int | None = None, limit: int = 5, within: Q | None = None
+                         ) -> list[Candidate]:
+    """Open cases that a report at (lat, lng) of ``category`` probably repeats, nearest first (module docstring);
+    ``within`` limits them further (a viewer's area scope)."""
+    if lat is None or lng is None:
+        return []
+    radius, window = search_rules(category)
+    dlat = math.degrees(radius / EARTH_RADIUS_M)
+    dlng = dlat / max(math.cos(math.radians(lat)), 1e-6)
+    rows = Case.objects.filter(state__in=OPEN_STATES, lat__range=(lat - dlat, lat + dlat),
+                               lng__range=(lng - dlng, lng + dlng), created_at__gte=now - window)
+    if within is not None:
+        rows = rows.filter(within)
+    if category is not None:
+        rows = rows.filter(category__kind=category.kind, category__major_code=category.major_code)
+    # Points first, as plain tuples, the exact distance in Python, then the few nearest cases as objects. The read is
+    # bounded to the newest 200 open cases in the box: more than that is a pile-up (dozens of calls about one fire),
+    # where any of them is a fair suggestion and reading them all would slow every further report.
+    near = []
+    for pk, case_lat, case_lng, category_id, created_at in rows.values_list(
+            "pk", "lat", "lng", "category_id", "created_at").order_by("-created_at")[:200]:
+        if pk == exclude_pk:
+            continue
+        distance = distance_m(lat, lng, case_lat, case_lng)
+        if distance <= radius:
+            same = category is not None and category_id == category.pk
+            near.append((not same, distance, created_at, pk))
+    near = sorted(near)[:limit]
+    cases = Case.objects.select_related("category").in_bulk([pk for *_, pk in near])
+    return [Candidate(cases[pk], round(distance, 1), not other) for other, distance, _, pk in near if pk in cases]
+
+
+def case_duplicate_candidates(case: Case, *, now: datetime, within: Q | None = None, limit: int = 5
+                              ) -> list[Candidate]:
+    """Candidates for an existing case (what the dispatcher sees on it): open cases opened before or after it within
+    the window of ``now``, never the case itself."""
+    return duplicate_candidates(lat=case.lat, lng=case.lng, category=case.category, now=now, exclude_pk=case.pk,
+                                limit=limit, within=within)
