@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -224,11 +225,20 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "dispatch.heartbeat", "schedule": 30.0},
     "outbox-relay": {"task": "dispatch.relay", "schedule": 5.0},
     "sla-sweep": {"task": "dispatch.sweep", "schedule": 5.0},
+    "evaluation-rollups": {"task": "dispatch.rollups", "schedule": 10.0},  # new case events into the rollups
+    "daily-briefings": {"task": "dispatch.daily_briefings", "schedule": crontab(hour=6, minute=30)},  # every district
+    "league-tables": {"task": "dispatch.league_tables", "schedule": crontab(hour=3, minute=0, day_of_month=1)},
+    "sensor-alarms": {"task": "events.sensor_alarms", "schedule": 30.0},  # alarms a crash left unprocessed
+    "sensor-purge": {"task": "events.sensor_purge", "schedule": 3600.0},  # raw readings past their retention
+    "wechat-sweep": {"task": "events.wechat_sweep", "schedule": 60.0},  # expired drafts, photos still to fetch
 }
 
 # --- Gridloop --------------------------------------------------------------------------------------------------------
 # How often a process checks whether grid boundaries changed elsewhere (another process imported regions).
 GRIDLOOP_GRID_INDEX_CHECK_SECONDS = float(os.environ.get("GRIDLOOP_GRID_INDEX_CHECK_SECONDS", "5"))
+# How often a process re-reads the SLA policies and checks the calendar overrides' version (changes made by another
+# process take effect within this many seconds; the process making them sees them at once).
+GRIDLOOP_CONFIG_CHECK_SECONDS = float(os.environ.get("GRIDLOOP_CONFIG_CHECK_SECONDS", "5"))
 
 GRIDLOOP_PHOTO_MAX_BYTES = int(os.environ.get("GRIDLOOP_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
 # Reports filed by grid workers are accepted on filing (立案) by rule; hotline/web reports wait for a dispatcher.
@@ -237,8 +247,14 @@ GRIDLOOP_AUTO_ACCEPT_PATROL = env_bool("GRIDLOOP_AUTO_ACCEPT_PATROL", True)
 GRIDLOOP_FEEDBACK_WINDOW_HOURS = int(os.environ.get("GRIDLOOP_FEEDBACK_WINDOW_HOURS", "72"))
 # A supervisor may reopen a case after dissatisfied feedback (rating 1–3) within this many days of closure.
 GRIDLOOP_REOPEN_WINDOW_DAYS = int(os.environ.get("GRIDLOOP_REOPEN_WINDOW_DAYS", "30"))
+# Duplicate detection for reports without a category (categories carry their own radius and window).
+GRIDLOOP_DUPLICATE_RADIUS_M = int(os.environ.get("GRIDLOOP_DUPLICATE_RADIUS_M", "100"))
+GRIDLOOP_DUPLICATE_WINDOW_HOURS = int(os.environ.get("GRIDLOOP_DUPLICATE_WINDOW_HOURS", "72"))
 # Working windows for 工作时 / 工作日 limits, local time (TIME_ZONE), "HH:MM-HH:MM" comma separated, in order.
 GRIDLOOP_WORK_WINDOWS = os.environ.get("GRIDLOOP_WORK_WINDOWS", "08:30-12:00,13:30-17:30")
+# The SLA sweep: at most this many due clocks per pass, in transactions of this many clocks each.
+GRIDLOOP_SWEEP_MAX_ROWS = int(os.environ.get("GRIDLOOP_SWEEP_MAX_ROWS", "20000"))
+GRIDLOOP_SWEEP_BATCH_SIZE = int(os.environ.get("GRIDLOOP_SWEEP_BATCH_SIZE", "1000"))
 # Notification outbox: a delivery failing this many times is parked for an admin (never dropped).
 GRIDLOOP_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("GRIDLOOP_OUTBOX_MAX_ATTEMPTS", "8"))
 # A relay claims due rows for this long; a relay that dies mid-batch leaves them to the next one after it.
@@ -248,6 +264,69 @@ GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS = float(os.environ.get("GRIDLOOP_OUTBOX_HTT
 # (its messages are parked with a clear error).
 GRIDLOOP_WECHAT_API_BASE = os.environ.get("GRIDLOOP_WECHAT_API_BASE", "")
 GRIDLOOP_SMS_API_BASE = os.environ.get("GRIDLOOP_SMS_API_BASE", "")
+# Open311 GeoReport v2 (/open311/v2/): the channels whose cases GET requests and the update feed publish (comma
+# separated; default: only the requests that came in through Open311 — staff and hotline reports stay internal);
+# "realtime" (POST answers the case number) or "batch" (POST answers a token, exchanged at tokens/{token});
+# and the contact and key-request lines of the discovery document.
+GRIDLOOP_OPEN311_PUBLIC_CHANNELS = env_list("GRIDLOOP_OPEN311_PUBLIC_CHANNELS", ["open311"])
+GRIDLOOP_OPEN311_SERVICE_TYPE = os.environ.get("GRIDLOOP_OPEN311_SERVICE_TYPE", "realtime")
+GRIDLOOP_OPEN311_CONTACT = os.environ.get("GRIDLOOP_OPEN311_CONTACT", "")
+GRIDLOOP_OPEN311_KEY_SERVICE = os.environ.get("GRIDLOOP_OPEN311_KEY_SERVICE", "")
+# WeChat official account server (/wechat/, 公众号 服务器配置): the Token and EncodingAESKey (43 characters; empty =
+# plaintext mode only) entered in the account's settings, its AppID, and the AppSecret for the access token of the
+# customer-service and media APIs (empty: the API base is a gateway that adds the token itself).
+GRIDLOOP_WECHAT_TOKEN = os.environ.get("GRIDLOOP_WECHAT_TOKEN", "")
+GRIDLOOP_WECHAT_ENCODING_AES_KEY = os.environ.get("GRIDLOOP_WECHAT_ENCODING_AES_KEY", "")
+GRIDLOOP_WECHAT_APP_ID = os.environ.get("GRIDLOOP_WECHAT_APP_ID", "")
+GRIDLOOP_WECHAT_APP_SECRET = os.environ.get("GRIDLOOP_WECHAT_APP_SECRET", "")
+# The command center (code of a city, district or street) that receives WeChat reports without a location; empty =
+# the city, when there is exactly one.
+GRIDLOOP_WECHAT_INTAKE_REGION = os.environ.get("GRIDLOOP_WECHAT_INTAKE_REGION", "")
+# A report left unfinished this long is filed as it is; requests larger than this are refused.
+GRIDLOOP_WECHAT_CONVERSATION_MINUTES = int(os.environ.get("GRIDLOOP_WECHAT_CONVERSATION_MINUTES", "30"))
+GRIDLOOP_WECHAT_MAX_BODY_BYTES = int(os.environ.get("GRIDLOOP_WECHAT_MAX_BODY_BYTES", 64 * 1024))
+GRIDLOOP_WECHAT_LANGUAGE = os.environ.get("GRIDLOOP_WECHAT_LANGUAGE", "zh-hans")  # the bot's replies
+
+# IoT sensors (events/sensors): HTTP batches are signed (HMAC-SHA256 over timestamp + body); a signature timestamp
+# further than this from the server's clock is refused, and so are event timestamps this far in the future.
+GRIDLOOP_SENSOR_MAX_BATCH = int(os.environ.get("GRIDLOOP_SENSOR_MAX_BATCH", "1000"))
+GRIDLOOP_SENSOR_MAX_BODY_BYTES = int(os.environ.get("GRIDLOOP_SENSOR_MAX_BODY_BYTES", 1024 * 1024))
+GRIDLOOP_SENSOR_SIGNATURE_MAX_AGE_SECONDS = int(os.environ.get("GRIDLOOP_SENSOR_SIGNATURE_MAX_AGE_SECONDS", "300"))
+GRIDLOOP_SENSOR_MAX_CLOCK_SKEW_SECONDS = int(os.environ.get("GRIDLOOP_SENSOR_MAX_CLOCK_SKEW_SECONDS", "300"))
+# Raw readings older than this are deleted (beat, hourly; or `manage.py sensor_purge`), in batches of this size.
+GRIDLOOP_SENSOR_RETENTION_DAYS = int(os.environ.get("GRIDLOOP_SENSOR_RETENTION_DAYS", "90"))
+GRIDLOOP_SENSOR_PURGE_BATCH = int(os.environ.get("GRIDLOOP_SENSOR_PURGE_BATCH", "10000"))
+# The MQTT bridge (`manage.py sensor_bridge`): broker, subscription and session (QoS 1, clean_session off, so the
+# broker keeps unacknowledged messages for the bridge across restarts), and its bounded in-memory queue.
+GRIDLOOP_SENSOR_MQTT_HOST = os.environ.get("GRIDLOOP_SENSOR_MQTT_HOST", "127.0.0.1")
+GRIDLOOP_SENSOR_MQTT_PORT = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_PORT", "1883"))
+GRIDLOOP_SENSOR_MQTT_TOPIC = os.environ.get("GRIDLOOP_SENSOR_MQTT_TOPIC", "gridloop/sensors/+/events")
+GRIDLOOP_SENSOR_MQTT_CLIENT_ID = os.environ.get("GRIDLOOP_SENSOR_MQTT_CLIENT_ID", "gridloop-sensor-bridge")
+GRIDLOOP_SENSOR_MQTT_QOS = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_QOS", "1"))
+GRIDLOOP_SENSOR_MQTT_USERNAME = os.environ.get("GRIDLOOP_SENSOR_MQTT_USERNAME", "")
+GRIDLOOP_SENSOR_MQTT_PASSWORD = os.environ.get("GRIDLOOP_SENSOR_MQTT_PASSWORD", "")
+GRIDLOOP_SENSOR_MQTT_KEEPALIVE = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_KEEPALIVE", "60"))
+GRIDLOOP_SENSOR_MQTT_QUEUE = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_QUEUE", "2000"))  # messages held at most
+GRIDLOOP_SENSOR_MQTT_BATCH_EVENTS = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_BATCH_EVENTS", "2000"))
+GRIDLOOP_SENSOR_MQTT_BATCH_WAIT_MS = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_BATCH_WAIT_MS", "50"))
+
+# --- Evaluation (issue 6; docs/indicators.md) ---------------------------------------------------------------------------
+# Composite weights per set (department, region, grid_worker, dispatcher) as JSON, over the defaults in
+# dispatch/evaluation/scores.py, e.g. {"department": {"handling_rate": 50, "1-rework_rate": 50}}.
+GRIDLOOP_EVAL_WEIGHTS = os.environ.get("GRIDLOOP_EVAL_WEIGHTS", "")
+# A unit with a smaller sample than this is shown unranked (no rank, not on a red or yellow list).
+GRIDLOOP_EVAL_MIN_SAMPLE = int(os.environ.get("GRIDLOOP_EVAL_MIN_SAMPLE", "20"))
+# Red list = the top N, yellow list = the bottom N of each monthly league table.
+GRIDLOOP_EVAL_LIST_SIZE = int(os.environ.get("GRIDLOOP_EVAL_LIST_SIZE", "3"))
+# Days a black-listed unit (yellow twice within 12 months) has to rectify.
+GRIDLOOP_EVAL_RECTIFY_DAYS = int(os.environ.get("GRIDLOOP_EVAL_RECTIFY_DAYS", "30"))
+# 重复发生率: the same category reported again within this radius and this many days after a closure.
+GRIDLOOP_RECURRENCE_RADIUS_M = float(os.environ.get("GRIDLOOP_RECURRENCE_RADIUS_M", "50"))
+GRIDLOOP_RECURRENCE_DAYS = int(os.environ.get("GRIDLOOP_RECURRENCE_DAYS", "30"))
+# The rollup sweep reads at most this many new case events per transaction, and keeps looking for a missing event id
+# (a transaction still open when it passed) for this many seconds.
+GRIDLOOP_ROLLUP_BATCH = int(os.environ.get("GRIDLOOP_ROLLUP_BATCH", "2000"))
+GRIDLOOP_ROLLUP_GAP_SECONDS = float(os.environ.get("GRIDLOOP_ROLLUP_GAP_SECONDS", "600"))
 
 LOGGING = {
     "version": 1,

@@ -5,19 +5,23 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dispatch.views import healthz
+from events.wechat.views import wechat_endpoint
 
 api_v1 = [
     path("", include("grids.urls")),
     path("", include("events.urls")),
+    path("", include("events.sensors.urls")),  # /api/v1/sensors/… (events/sensors/)
     path("", include("dispatch.urls")),
 ]
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz/", healthz, name="healthz"),
+    path("wechat/", wechat_endpoint, name="wechat"),  # the official account's server URL
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(api_v1)),
+    path("open311/v2/", include("events.open311.urls")),  # Open311 GeoReport v2 (events/open311/)
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -15,6 +17,7 @@ from .models import (
 )
 from .outbox import outbox_retry
 from .selectors import missing_holiday_years, work_calendar_invalidate
+from .sla import sla_policies_invalidate
 
 
 @admin.register(Heartbeat)
@@ -104,14 +107,53 @@ class InboxItemAdmin(admin.ModelAdmin):
         return False
 
 
+class SlaPolicyForm(forms.ModelForm):
+    """The checks of the SLA policy API (``dispatch.services.sla_policy_check``), so the admin cannot store a limit
+    the clocks cannot count (e.g. 1.5 work_day)."""
+
+    class Meta:
+        model = SlaPolicy
+        fields = ["stage", "category", "urgency", "level", "amount", "unit", "priority"]
+
+    def clean(self):
+        from config.errors import InvalidInput
+
+        from .services import SLA_POLICY_FIELDS, sla_policy_check
+
+        cleaned = super().clean()
+        if not self.errors:
+            values = {name: cleaned.get(name) for name in SLA_POLICY_FIELDS}
+            values["urgency"], values["level"] = values["urgency"] or "", values["level"] or ""
+            try:
+                sla_policy_check(values, self.instance.pk)
+            except InvalidInput as error:
+                if error.field in self.fields:
+                    raise ValidationError({error.field: error.message}) from None
+                raise ValidationError(error.message) from None
+        return cleaned
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
     """Time limits per stage; blank category / urgency / level match any, the most specific row wins."""
 
+    form = SlaPolicyForm
     list_display = ["stage", "category", "urgency", "level", "amount", "unit", "priority"]
     list_filter = ["stage", "urgency", "level", "unit"]
     autocomplete_fields = ["category"]
     search_fields = ["category__code", "category__minor_name"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        sla_policies_invalidate()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        sla_policies_invalidate()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        sla_policies_invalidate()
 
 
 @admin.register(StageClock)

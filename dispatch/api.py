@@ -3,7 +3,7 @@
 - The in-app inbox: a staff user's own notifications, and marking one read. Another user's item answers 404, exactly
   like one that does not exist.
 - Command-center queues (``GET /queues/{level}/``), within the caller's centers and supervised area.
-- Admin-only configuration: routing rules and work-calendar overrides.
+- Admin-only configuration: routing rules, work-calendar overrides and SLA policies.
 """
 
 from django.utils import timezone
@@ -27,7 +27,7 @@ from grids.selectors import command_centers_of, is_admin
 from grids.serializers import ErrorSerializer
 
 from . import queues
-from .models import CalendarOverride, InboxItem, RoutingRule
+from .models import CalendarOverride, InboxItem, RoutingRule, SlaPolicy
 from .serializers import (
     CalendarDaySerializer,
     CalendarOverrideFilterSerializer,
@@ -38,8 +38,10 @@ from .serializers import (
     QueueSerializer,
     RoutingRuleFilterSerializer,
     RoutingRuleSerializer,
+    SlaPolicyFilterSerializer,
+    SlaPolicySerializer,
 )
-from .services import calendar_override_delete, calendar_override_set
+from .services import calendar_override_delete, calendar_override_set, sla_policy_delete, sla_policy_save
 
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description=_("No such item in your inbox."))
 
@@ -336,3 +338,65 @@ class CalendarOverrideViewSet(viewsets.GenericViewSet):
         if not calendar_override_delete(day=day):
             raise exceptions.NotFound(_("There is no calendar override for %(day)s.") % {"day": day.isoformat()})
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Admin configuration: SLA policies -------------------------------------------------------------------------------
+class IsGridloopAdminForSla(IsGridloopAdmin):
+    message = _("Only an administrator may read or change the SLA policies.")
+
+
+SLA_NOT_FOUND = OpenApiResponse(ErrorSerializer, description=_("No such SLA policy."))
+SLA_ERRORS = {400: BAD_INPUT, 403: ADMIN_ONLY}
+
+
+@extend_schema_view(
+    list=extend_schema(summary=_("SLA policies (time limits per stage)"), parameters=[SlaPolicyFilterSerializer],
+                       responses={200: SlaPolicySerializer(many=True), **SLA_ERRORS}),
+    create=extend_schema(summary=_("Add an SLA policy"), responses={201: SlaPolicySerializer, **SLA_ERRORS}),
+    retrieve=extend_schema(summary=_("One SLA policy"),
+                           responses={200: SlaPolicySerializer, 403: ADMIN_ONLY, 404: SLA_NOT_FOUND}),
+    update=extend_schema(summary=_("Replace an SLA policy"),
+                         responses={200: SlaPolicySerializer, 404: SLA_NOT_FOUND, **SLA_ERRORS}),
+    partial_update=extend_schema(summary=_("Change some fields of an SLA policy"),
+                                 responses={200: SlaPolicySerializer, 404: SLA_NOT_FOUND, **SLA_ERRORS}),
+    destroy=extend_schema(summary=_("Delete an SLA policy"),
+                          responses={204: None, 403: ADMIN_ONLY, 404: SLA_NOT_FOUND}),
+)
+@extend_schema(tags=["SLA policies"])
+class SlaPolicyViewSet(viewsets.ModelViewSet):
+    """Time limits per stage (admins only), each for a category, urgency and command level or any. Writes go through
+    ``dispatch.services``, which checks the combination and makes every process use the new limits; clocks already
+    running keep theirs."""
+
+    serializer_class = SlaPolicySerializer
+    permission_classes = [IsGridloopAdminForSla]
+    lookup_value_regex = r"[0-9]+"
+    queryset = SlaPolicy.objects.none()
+
+    def get_queryset(self):
+        return SlaPolicy.objects.select_related("category").order_by("stage", "id")
+
+    def get_object(self) -> SlaPolicy:
+        policy = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        if policy is None:
+            raise exceptions.NotFound(_("There is no SLA policy with this number."))
+        return policy
+
+    def list(self, request):
+        params = query_params(request, SlaPolicyFilterSerializer)
+        policies = self.get_queryset()
+        for key, lookup in (("stage", "stage"), ("category", "category__code"), ("urgency", "urgency"),
+                            ("level", "level")):
+            if params.get(key) is not None:
+                policies = policies.filter(**{lookup: params[key]})
+        page = self.paginate_queryset(policies)
+        return self.get_paginated_response(SlaPolicySerializer(page, many=True).data)
+
+    def perform_create(self, serializer):
+        serializer.instance = sla_policy_save(values=dict(serializer.validated_data))
+
+    def perform_update(self, serializer):
+        serializer.instance = sla_policy_save(policy=serializer.instance, values=dict(serializer.validated_data))
+
+    def perform_destroy(self, instance):
+        sla_policy_delete(policy=instance)

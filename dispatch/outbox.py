@@ -3,6 +3,7 @@
     outbox_enqueue(...)            one OutboxMessage row per destination, inside the transaction of the change
     notifications_for_event(...)   which messages a case event means, and to whom (enqueues them)
     notifications_for_light(...)   the same for a clock light turning yellow (warning) or red (overdue)
+    notifications_bulk(...)        the same for many staff events at once (the sweep)
     relay_batch(...)               deliver due rows once: claim, deliver through the channel adapter, record
     outbox_retry(...)              an admin sends parked rows round again
 
@@ -13,16 +14,18 @@ leaves its rows to be claimed again once the lease ends; the inbox adapter makes
 and the HTTP receivers de-duplicate by the ``X-Gridloop-Message-Id`` header (the outbox id).
 """
 
+import json
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from events.models import Case, CaseEvent, CommandLevel
+from events.models import Case, CaseEvent, CommandLevel, InboundReport
 from grids.models import Role, User
 
 from .adapters import ChannelDisabled, DeliveryFailed, adapter_for
@@ -102,12 +105,21 @@ def handlers_of(department_code: str) -> list[User]:
 
 def citizen_recipients(case: Case) -> list[Recipient]:
     """The citizens who reported the case: WeChat when they came by WeChat (an openid), else SMS to their phone."""
-    found = []
-    for openid, phone in case.reports.order_by("id").values_list("citizen_openid", "citizen_phone"):
+    return _recipients_of(case.reports.all())
+
+
+def _recipients_of(reports) -> list[Recipient]:
+    found, seen = [], set()
+    for openid, phone in reports.order_by("id").values_list("citizen_openid", "citizen_phone"):
         if openid:
-            found.append(Recipient(OutboxChannel.WECHAT, address=openid))
+            recipient = Recipient(OutboxChannel.WECHAT, address=openid)
         elif phone:
-            found.append(Recipient(OutboxChannel.SMS, address=phone))
+            recipient = Recipient(OutboxChannel.SMS, address=phone)
+        else:
+            continue
+        if recipient.key not in seen:
+            seen.add(recipient.key)
+            found.append(recipient)
     return found
 
 
@@ -117,30 +129,83 @@ def _department_code(case: Case, event: CaseEvent) -> str:
     return case.department.code if case.department_id else ""
 
 
-def _owning_dispatchers(case: Case, event: CaseEvent) -> list[User]:
-    return dispatchers_of(center_code(case.region_code, event.level or case.level))
+class People:
+    """Who works where — ``handlers_of`` and ``dispatchers_of`` with the same answers — each department or center
+    looked up once for the lifetime of this object (the sweep keeps one per pass), many at a time with ``preload``."""
+
+    def __init__(self):
+        self._handlers: dict[str, list[User]] = {}
+        self._dispatchers: dict[str, list[User]] = {}
+
+    @staticmethod
+    def _grouped(assignments, key: str, codes: set[str]) -> dict[str, list[User]]:
+        found: dict[str, dict[int, User]] = {code: {} for code in codes}
+        for assignment in assignments:
+            found[getattr(assignment, key).code][assignment.user_id] = assignment.user
+        return {code: [users[pk] for pk in sorted(users)] for code, users in found.items()}
+
+    def preload(self, *, departments: set[str] = frozenset(), centers: set[str] = frozenset()) -> None:
+        """Look up the handlers of ``departments`` and the dispatchers of ``centers`` not known yet: two queries."""
+        from grids.models import RoleAssignment
+
+        departments = set(departments) - set(self._handlers)
+        centers = set(centers) - set(self._dispatchers)
+        if departments:
+            self._handlers.update(self._grouped(RoleAssignment.objects.filter(
+                role=Role.HANDLER, user__is_active=True, department__code__in=departments,
+            ).select_related("user", "department").only("user", "department__code"), "department", departments))
+        if centers:
+            self._dispatchers.update(self._grouped(RoleAssignment.objects.filter(
+                role=Role.DISPATCHER, user__is_active=True, region__code__in=centers,
+            ).select_related("user", "region").only("user", "region__code"), "region", centers))
+
+    def handlers(self, department_code: str) -> list[User]:
+        if department_code not in self._handlers:
+            self._handlers[department_code] = handlers_of(department_code)
+        return self._handlers[department_code]
+
+    def dispatchers(self, code: str) -> list[User]:
+        if code not in self._dispatchers:
+            self._dispatchers[code] = dispatchers_of(code)
+        return self._dispatchers[code]
 
 
-def _message(case: Case, event: CaseEvent) -> tuple[list[Recipient], str, str] | None:
+class _Lookup:
+    """The same questions, asked of the database every time (one event at a time)."""
+
+    @staticmethod
+    def handlers(department_code: str) -> list[User]:
+        return handlers_of(department_code)
+
+    @staticmethod
+    def dispatchers(code: str) -> list[User]:
+        return dispatchers_of(code)
+
+
+def _owning_dispatchers(case: Case, event: CaseEvent, people=_Lookup) -> list[User]:
+    return people.dispatchers(center_code(case.region_code, event.level or case.level))
+
+
+def _message(case: Case, event: CaseEvent, people=_Lookup) -> tuple[list[Recipient], str, str] | None:
     """(recipients, title, body) for the event, or None when it notifies nobody."""
     kind, payload, number = event.kind, event.payload or {}, case.number
     reason = payload.get("reason") or payload.get("note") or ""
     what = case.category.minor_name if case.category_id else ""
     summary = " · ".join(part for part in (what, case.address, case.description[:100]) if part)
     if kind == "dispatch":
-        users = handlers_of(_department_code(case, event))
+        users = people.handlers(_department_code(case, event))
         return [Recipient.inbox(u) for u in users], f"新派遣案卷 {number}，请签收", summary
     if kind == "return":
-        return ([Recipient.inbox(u) for u in _owning_dispatchers(case, event)],
+        return ([Recipient.inbox(u) for u in _owning_dispatchers(case, event, people)],
                 f"案卷 {number} 被处置单位退回，请重新派遣", reason)
     if kind == "escalate":
         level = payload.get("to_level") or case.level
-        users = dispatchers_of(center_code(case.region_code, level))
+        users = people.dispatchers(center_code(case.region_code, level))
         return ([Recipient.inbox(u) for u in users],
                 f"案卷 {number} 已上报至{LEVEL_NAMES.get(level, level)}级指挥中心", reason)
     if kind in ("urge", "supervise", "warning", "overdue"):
         code = _department_code(case, event)
-        users = handlers_of(code) if code else _owning_dispatchers(case, event)
+        users = people.handlers(code) if code else _owning_dispatchers(case, event, people)
         title = {
             "urge": f"催办：案卷 {number}",
             "supervise": f"督办：案卷 {number}",
@@ -166,15 +231,40 @@ def notifications_for_event(*, case: Case, event: CaseEvent) -> list[OutboxMessa
     (the owning center's dispatchers when none is); reject, verify (the request for feedback), close → the citizen.
     Call inside the transaction that appended the event."""
     found = _message(case, event)
+    if event.kind in ("close", "feedback") and case.state == "closed":
+        merged = _merged_reporters_message(case, event)
+    else:
+        merged = []
     if found is None:
-        return []
+        return merged
     recipients, title, body = found
     if not recipients:
         log.info("case %s event %s (%s): nobody to notify", case.number, event.seq, event.kind)
         return []
-    return outbox_enqueue(kind=event.kind, case=case, event_seq=event.seq, recipients=recipients, title=title,
-                          body=body, payload={"case": case.number, "event": event.kind, "seq": event.seq},
-                          now=event.occurred_at)
+    return merged + outbox_enqueue(kind=event.kind, case=case, event_seq=event.seq, recipients=recipients,
+                                   title=title, body=body,
+                                   payload={"case": case.number, "event": event.kind, "seq": event.seq},
+                                   now=event.occurred_at)
+
+
+def _merged_reporters_message(case: Case, event: CaseEvent) -> list[OutboxMessage]:
+    """The main case closed: tell the citizens whose reports were merged into it (并案), each on their own channel."""
+    merged_ids, frontier = [], [case.pk]
+    while frontier:  # cases merged into cases merged into this one, too
+        frontier = list(Case.objects.filter(merged_into_id__in=frontier).values_list("id", flat=True))
+        merged_ids += frontier
+    if not merged_ids:
+        return []
+    recipients = _recipients_of(InboundReport.objects.filter(case_id__in=merged_ids))
+    mine = set(r.key for r in citizen_recipients(case))
+    recipients = [r for r in recipients if r.key not in mine]  # the main case's own reporters hear of it anyway
+    if not recipients:
+        return []
+    return outbox_enqueue(
+        kind="merged_closed", case=case, event_seq=event.seq, recipients=recipients,
+        title=f"您反映的问题已并入案卷 {case.number} 办理，现已办结", body="感谢您的参与。",
+        payload={"case": case.number, "event": "merged_closed", "seq": event.seq}, now=event.occurred_at,
+    )
 
 
 LIGHT_KINDS = {"yellow": "warning", "red": "overdue"}
@@ -192,6 +282,118 @@ def notifications_for_light(*, case: Case, light: str, stage: str = "",
     event = CaseEvent(case=case, seq=None, kind=kind, level=case.level, payload={"stage": stage} if stage else {},
                       occurred_at=now)
     return notifications_for_event(case=case, event=event)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One staff event to announce through ``notifications_bulk``: what ``notifications_for_event`` gets as a
+    CaseEvent (``seq`` None for a light change, which has no event). ``case`` is a Case with its category and
+    department loaded, or the lighter ``NoticeCase``."""
+
+    case: object
+    kind: str
+    level: str
+    payload: dict
+    seq: int | None = None
+
+
+class _Named(NamedTuple):
+    code: str = ""
+    minor_name: str = ""
+
+
+class _NoticeEvent(NamedTuple):
+    """The fields of an event that ``_message`` reads."""
+
+    kind: str
+    level: str
+    payload: dict
+    seq: int | None
+
+
+class NoticeCase(NamedTuple):
+    """The fields of a case that its staff notices read (``_message``), without building a Case."""
+
+    pk: int
+    number: str
+    address: str
+    description: str
+    region_code: str
+    level: str
+    category_id: int | None
+    department_id: int | None
+    category: _Named
+    department: _Named
+
+
+def notice_cases(case_ids) -> dict[int, NoticeCase]:
+    """``NoticeCase`` of each case, by id: one query."""
+    from .clocks import pk_in
+
+    rows = Case.objects.filter(pk_in(case_ids)).values_list(
+        "pk", "number", "address", "description", "region_code", "level", "category_id", "department_id",
+        "category__minor_name", "department__code")
+    return {row[0]: NoticeCase(*row[:8], _Named("", row[8] or ""), _Named(row[9] or "", "")) for row in rows}
+
+
+_OUTBOX_COLUMNS = ("kind", "case_id", "event_seq", "channel", "recipient_user_id", "recipient_address", "title", "body",
+                   "payload", "state", "attempts", "next_attempt_at", "last_error", "created_at", "delivered_at")
+
+
+def _outbox_insert(rows: list[tuple]) -> None:
+    """Insert pending inbox rows (values in ``_OUTBOX_COLUMNS`` order, payload as JSON text): COPY on PostgreSQL,
+    bulk_create elsewhere."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        table = OutboxMessage._meta.db_table
+        columns = ", ".join(OutboxMessage._meta.get_field(name).column for name in _OUTBOX_COLUMNS)
+        with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    OutboxMessage.objects.bulk_create([
+        OutboxMessage(**{name: json.loads(value) if name == "payload" else value
+                         for name, value in zip(_OUTBOX_COLUMNS, row, strict=True)})
+        for row in rows], batch_size=1000)
+
+
+def notifications_bulk(notices: list[Notice], *, now: datetime, people: People | None = None) -> int:
+    """Write the rows ``notifications_for_event`` / ``notifications_for_light`` would write for each notice — the
+    same recipients, titles, bodies and payloads — for many at once: the handlers of every department and the
+    dispatchers of every center concerned are looked up together (``people`` keeps them for the next call), and the
+    rows go in with one COPY. For the sweep: staff events only (the citizens' messages read each case's reports).
+    Call inside the transaction of the change. Returns the number of rows written."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("notifications_bulk must be called inside the transaction of the change it announces")
+    people = people if people is not None else People()
+    departments, centers = set(), set()
+    for notice in notices:
+        if notice.kind not in STAFF_EVENTS:
+            raise ValueError(f"notifications_bulk writes staff notices only, not {notice.kind!r}")
+        case = notice.case
+        if case.department_id:
+            departments.add(case.department.code)
+        for level in {notice.level, case.level, (notice.payload or {}).get("to_level")} - {None, ""}:
+            centers.add(center_code(case.region_code, level))
+    people.preload(departments=departments, centers=centers)
+    rows = []
+    for notice in notices:
+        event = _NoticeEvent(kind=notice.kind, level=notice.level, payload=notice.payload, seq=notice.seq)
+        found = _message(notice.case, event, people)
+        if found is None:
+            continue
+        recipients, title, body = found
+        if not recipients:
+            log.info("case %s %s: nobody to notify", notice.case.number, notice.kind)
+            continue
+        payload = '{"case": %s, "event": %s, "seq": %s}' % (  # noqa: UP031 - the same as json.dumps of the dict
+            json.dumps(notice.case.number), json.dumps(notice.kind), "null" if notice.seq is None else int(notice.seq))
+        for user_id in dict.fromkeys(recipient.user.pk for recipient in recipients):
+            rows.append((notice.kind, notice.case.pk, notice.seq, OutboxChannel.INBOX.value, user_id, "", title[:200],
+                         body, payload, OutboxState.PENDING.value, 0, now, "", now, None))
+    _outbox_insert(rows)
+    return len(rows)
 
 
 # --- Relay ------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Reads for dispatch."""
 
+import time
 from datetime import timedelta
 
 from django.db import connection
@@ -41,9 +42,9 @@ def work_calendar_invalidate() -> None:
 def work_calendar():
     """The WorkCalendar for settings.GRIDLOOP_WORK_WINDOWS, settings.TIME_ZONE and every CalendarOverride.
 
-    Cached per process and rebuilt when the overrides change: the services invalidate it, and every call compares a
-    cheap version (row count + latest ``updated_at``, one aggregate query) so changes made by other processes are
-    seen too. Raises ImproperlyConfigured when GRIDLOOP_WORK_WINDOWS is malformed.
+    Cached per process and rebuilt when the overrides change: the services invalidate it, and a call compares a
+    cheap version (row count + latest ``updated_at``, one aggregate query) at most every
+    ``GRIDLOOP_CONFIG_CHECK_SECONDS`` (default 5), so changes made by other processes are seen within that time. Raises ImproperlyConfigured when GRIDLOOP_WORK_WINDOWS is malformed.
     """
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
@@ -51,8 +52,13 @@ def work_calendar():
     from .calendar import WorkCalendar, parse_windows
     from .models import CalendarOverride
 
-    key = (settings.GRIDLOOP_WORK_WINDOWS, settings.TIME_ZONE, _overrides_version())
     cached = _work_calendar_cache.get("entry")
+    now = time.monotonic()
+    if (cached is not None and cached[0][:2] == (settings.GRIDLOOP_WORK_WINDOWS, settings.TIME_ZONE)
+            and now - _work_calendar_cache.get("checked_at", float("-inf")) < settings.GRIDLOOP_CONFIG_CHECK_SECONDS):
+        return cached[1]
+    key = (settings.GRIDLOOP_WORK_WINDOWS, settings.TIME_ZONE, _overrides_version())
+    _work_calendar_cache["checked_at"] = now
     if cached is not None and cached[0] == key:
         return cached[1]
     try:

@@ -1,4 +1,5 @@
-"""Input and output serializers for the dispatch API: command-center queues, routing rules and calendar overrides."""
+"""Input and output serializers for the dispatch API: command-center queues, routing rules, calendar overrides and SLA
+policies."""
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -7,7 +8,7 @@ from events.models import Category, CategoryKind
 from events.serializers import CaseListSerializer
 from grids.models import Department, Region
 
-from .models import CalendarOverride, RoutingRule
+from .models import CalendarOverride, RoutingRule, SlaPolicy
 from .queues import BUCKETS
 
 # =====================================================================================================================
@@ -203,3 +204,50 @@ class CalendarOverrideFilterSerializer(serializers.Serializer):
 
 class CalendarDaySerializer(serializers.Serializer):
     day = serializers.DateField(error_messages=DATE_ERRORS)
+
+
+# =====================================================================================================================
+# SLA policies
+# =====================================================================================================================
+# Plain strings in the schema (with the values in the help text): stage, urgency, level and unit appear elsewhere
+# under the same names with other choice sets, which would make drf-spectacular's enum names collide.
+STAGE_HELP = _("accept, dispatch, sign, handle, verify or feedback.")
+SLA_UNIT_HELP = _("urgent_hour (紧急工作时, wall clock), work_hour (工作时), work_day (工作日, whole days) or "
+                  "natural_day (自然日).")
+
+
+class SlaPolicySerializer(serializers.ModelSerializer):
+    """A time limit for one stage; a blank category, urgency or level matches any. The most specific matching
+    policy wins (category, then urgency, then level); without one the built-in default applies."""
+
+    stage = serializers.CharField(max_length=10, help_text=STAGE_HELP)
+    category = serializers.SlugRelatedField(
+        slug_field="code", queryset=Category.objects.all(), required=False, allow_null=True,
+        help_text=_("Category code, e.g. E0101; null for any category."),
+        error_messages={"does_not_exist": _("There is no category with the code {value}."),
+                        "invalid": _("Give the category as its code, e.g. E0101.")},
+    )
+    category_name = serializers.CharField(source="category.minor_name", read_only=True, allow_null=True,
+                                          default=None)
+    urgency = serializers.CharField(required=False, allow_blank=True, max_length=10,
+                                    help_text=_("normal or urgent; blank for any."))
+    level = serializers.CharField(required=False, allow_blank=True, max_length=10,
+                                  help_text=_("Command level street, district or city; blank for any."))
+    amount = serializers.DecimalField(max_digits=8, decimal_places=2,
+                                      help_text=_("The time limit, greater than 0, in the unit."))
+    unit = serializers.CharField(max_length=12, help_text=SLA_UNIT_HELP)
+    priority = serializers.IntegerField(required=False, default=0, min_value=-1_000_000, max_value=1_000_000,
+                                        help_text=_("Higher wins between equally specific policies."))
+
+    class Meta:
+        model = SlaPolicy
+        fields = ["id", "stage", "category", "category_name", "urgency", "level", "amount", "unit", "priority"]
+        read_only_fields = ["id"]
+
+
+class SlaPolicyFilterSerializer(serializers.Serializer):
+    stage = serializers.CharField(required=False, max_length=10, help_text=_("Only the policies of this stage."))
+    category = serializers.CharField(required=False, max_length=10,
+                                     help_text=_("Only the policies of this category code."))
+    urgency = serializers.CharField(required=False, max_length=10, help_text=_("Only the policies of this urgency."))
+    level = serializers.CharField(required=False, max_length=10, help_text=_("Only the policies of this level."))

@@ -23,8 +23,11 @@ counts in wall-clock hours (紧急工作时) instead. A case without a category 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
+
+from django.conf import settings
 
 from events.models import LimitUnit, Urgency
 
@@ -50,6 +53,24 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+_policies_cache: dict = {}  # {"rows": (monotonic time read, [SlaPolicy, …])}
+
+
+def sla_policies_invalidate() -> None:
+    """Forget this process's copy of the SLA policies (call it after changing them)."""
+    _policies_cache.clear()
+
+
+def _policies(stage: str) -> list[SlaPolicy]:
+    """The stage's SlaPolicy rows, from a per-process copy re-read at most every GRIDLOOP_CONFIG_CHECK_SECONDS."""
+    now = time.monotonic()
+    entry = _policies_cache.get("rows")
+    if entry is None or now - entry[0] >= settings.GRIDLOOP_CONFIG_CHECK_SECONDS:
+        entry = (now, list(SlaPolicy.objects.all()))
+        _policies_cache["rows"] = entry
+    return [row for row in entry[1] if row.stage == stage]
+
+
 def _specificity(policy: SlaPolicy) -> int:
     return 4 * (policy.category_id is not None) + 2 * bool(policy.urgency) + bool(policy.level)
 
@@ -60,7 +81,7 @@ def policy_match(*, stage: str, category=None, urgency: str = "", level: str = "
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     category_id = getattr(category, "pk", category)
     rows = [
-        row for row in SlaPolicy.objects.filter(stage=stage)
+        row for row in _policies(stage)
         if row.category_id in (None, category_id) and row.urgency in ("", urgency) and row.level in ("", level)
     ]
     if not rows:

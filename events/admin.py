@@ -1,9 +1,13 @@
 """Admin: categories are editable; cases, reports, photos and the event log are read-only here (a case changes only
 through events.services.case_act, and the event log is append-only)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from .models import Attachment, Case, CaseEvent, Category, ContactView, InboundReport
+from .models import Attachment, Case, CaseEvent, Category, ContactView, InboundReport, Open311ApiKey
+from .open311.services import open311_key_secret, open311_key_set_active
 
 
 @admin.register(Category)
@@ -73,3 +77,38 @@ class AttachmentAdmin(ReadOnlyAdmin):
 class ContactViewAdmin(ReadOnlyAdmin):
     list_display = ["case", "user", "role", "viewed_at"]
     search_fields = ["case__number", "user__username"]
+
+
+@admin.register(Open311ApiKey)
+class Open311ApiKeyAdmin(admin.ModelAdmin):
+    """Open311 API keys. Adding one makes the key and shows it once, in the confirmation message (it is stored only
+    as a hash); ``manage.py create_open311_key`` does the same from the shell. Keys are deactivated, not deleted."""
+
+    list_display = ["name", "key_prefix", "active", "created_by", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["name", "key_prefix"]
+    filter_horizontal = ["services"]
+    fields = ["name", "active", "services", "key_prefix", "created_by", "created_at"]
+    readonly_fields = ["key_prefix", "created_by", "created_at"]
+    actions = ["deactivate"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        raw, obj.key_prefix, obj.key_hash = open311_key_secret()
+        obj.created_by, obj.created_at = request.user, timezone.now()
+        super().save_model(request, obj, form, change)
+        self.message_user(request, _("The API key for %(name)s is %(key)s. Copy it now: it is stored only as a hash "
+                                     "and cannot be shown again.") % {"name": obj.name, "key": raw}, messages.WARNING)
+
+    @admin.action(description=gettext_lazy("Deactivate the selected keys"))
+    def deactivate(self, request, queryset):
+        for key in queryset:
+            open311_key_set_active(key=key, active=False)
+
+
+from .sensors import admin as sensors_admin  # noqa: E402, F401  (registers the sensor models)

@@ -5,6 +5,7 @@ Views stay thin: a serializer checks the input, a service (events.services) writ
 reads; DomainErrors from the services become 400/403/404/409/422 in config.api.exception_handler.
 """
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, parsers, viewsets
@@ -16,7 +17,9 @@ from grids.api import BAD_INPUT, query_params
 from grids.serializers import ErrorSerializer
 
 from . import selectors
+from .access import cases_visible_q
 from .actors import Actor
+from .duplicates import case_duplicate_candidates
 from .models import Case, Category
 from .serializers import (
     CaseActionSerializer,
@@ -29,6 +32,8 @@ from .serializers import (
     CategorySerializer,
     ConflictSerializer,
     ContactSerializer,
+    DuplicateCandidateSerializer,
+    case_detail_data,
 )
 from .services import ReportInput, allowed_actions, case_act, case_contact_view, case_report
 from .workflow import ACTIONS
@@ -88,13 +93,15 @@ def _idempotency_key(request) -> str:
     return request.headers.get("Idempotency-Key", "").strip()
 
 
-def case_detail_response(request, number: str, *, scoped: bool = True, status: int = 200) -> Response:
-    case = selectors.case_detail_get(number=number, user=request.user if scoped else None)
+def case_detail_response(request, number: str, *, scoped: bool = True, status: int = 200,
+                         case: Case | None = None) -> Response:
+    """The case detail; ``case`` when the caller already holds it with its related rows (a case just filed)."""
+    if case is None:
+        case = selectors.case_detail_get(number=number, user=request.user if scoped else None)
     if case is None:
         raise exceptions.NotFound(_("There is no case with this number in your area."))
     allowed = allowed_actions(case, Actor.staff(request.user))
-    data = CaseDetailSerializer(case, context={"request": request, "allowed_actions": allowed}).data
-    return Response(data, status=status)
+    return Response(case_detail_data(case, request=request, allowed_actions=allowed), status=status)
 
 
 def _visible_or_404(request, number: str) -> None:
@@ -149,7 +156,9 @@ class CaseViewSet(viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         data = ReportInput(**serializer.validated_data, idempotency_key=_idempotency_key(request))
         case, created = case_report(actor=Actor.staff(request.user), data=data)
-        return case_detail_response(request, case.number, status=201 if created else 200)
+        # A new case comes back with its report, photos, first event and clock in memory: shown without a re-read.
+        in_memory = case if created and hasattr(case, "_prefetched_objects_cache") else None
+        return case_detail_response(request, case.number, status=201 if created else 200, case=in_memory)
 
     def retrieve(self, request, number=None):
         return case_detail_response(request, number)
@@ -165,6 +174,23 @@ class CaseViewSet(viewsets.GenericViewSet):
         if case is None:
             raise exceptions.NotFound(_("There is no case with this number in your area."))
         return Response(CaseEventSerializer(case.events.all(), many=True).data)
+
+    @extend_schema(
+        summary=_("Open cases this one probably repeats (duplicates), nearest first"),
+        description=_(
+            "Open cases in your area of the same category (or major class) within the category's radius and time "
+            "window. Merge with the merge action (target = the case to keep)."
+        ),
+        parameters=[NUMBER],
+        responses={200: DuplicateCandidateSerializer(many=True), 404: CASE_NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def duplicates(self, request, number=None):
+        case = selectors.case_detail_get(number=number, user=request.user)
+        if case is None:
+            raise exceptions.NotFound(_("There is no case with this number in your area."))
+        found = case_duplicate_candidates(case, now=timezone.now(), within=cases_visible_q(request.user))
+        return Response(DuplicateCandidateSerializer(found, many=True).data)
 
     @extend_schema(
         summary=_("The reporter's full contact details (every call is logged)"),
@@ -221,8 +247,9 @@ class CaseActionView(APIView):
         if key:
             inputs["idempotency_key"] = key  # case_act ignores a retry of an action already taken with this key
         case = case_act(case=number, action=action, actor=Actor.staff(request.user), inputs=inputs)
-        # The actor saw the case a moment ago; it may have just left their scope (a handler returning it).
-        return case_detail_response(request, case.number, scoped=False)
+        # The actor saw the case a moment ago; it may have just left their scope (a handler returning it). The case
+        # row as the action left it is at hand: only its related rows are read.
+        return case_detail_response(request, case.number, case=selectors.case_detail_complete(case))
 
 
 class MyCasesView(generics.GenericAPIView):

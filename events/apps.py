@@ -5,3 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class EventsConfig(AppConfig):
     name = "events"
     verbose_name = _("Cases and events")
+
+    def ready(self):
+        from .sensors import tasks as sensor_tasks  # noqa: F401  (registers the sensor channel's Celery tasks)
+        from .wechat import tasks  # noqa: F401  (registers the WeChat channel's Celery tasks)

@@ -1,5 +1,6 @@
 """Categories of problems (部件 components / 事件 events, 大类/小类), per CJ/T 214 style codes."""
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
@@ -45,6 +46,12 @@ class Category(models.Model):
     limit_unit = models.CharField(_("limit unit"), max_length=12, choices=LimitUnit.choices)
     department_type = models.CharField(_("responsible department type"), max_length=20, choices=DepartmentType.choices)
     active = models.BooleanField(_("active"), default=True)
+    # Duplicate detection (events/duplicates.py): open cases of this category (or its class) this close to a new
+    # report and opened this recently are offered as the case it repeats.
+    duplicate_radius_m = models.PositiveIntegerField(_("duplicate radius (m)"), default=100,
+                                                     validators=[MinValueValidator(1), MaxValueValidator(1000)])
+    duplicate_window_hours = models.PositiveIntegerField(_("duplicate window (hours)"), default=72,
+                                                         validators=[MinValueValidator(1)])
 
     class Meta:
         verbose_name = _("category")
@@ -53,6 +60,10 @@ class Category(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "major_code", "minor_code"], name="unique_category_kind_codes"),
             models.CheckConstraint(condition=models.Q(handling_limit__gt=0), name="category_limit_positive"),
+            models.CheckConstraint(condition=models.Q(duplicate_radius_m__gte=1, duplicate_radius_m__lte=1000),
+                                   name="category_duplicate_radius_range"),
+            models.CheckConstraint(condition=models.Q(duplicate_window_hours__gte=1),
+                                   name="category_duplicate_window_positive"),
         ]
 
     def __str__(self):
@@ -87,6 +98,7 @@ OPEN_STATES = [
     CaseState.REPORTED, CaseState.ACCEPTED, CaseState.DISPATCHED, CaseState.HANDLING, CaseState.SUSPENDED,
     CaseState.HANDLED, CaseState.VERIFIED,
 ]
+OPEN_STATE_VALUES = [state.value for state in OPEN_STATES]  # plain strings, for index conditions in migrations
 TERMINAL_STATES = [CaseState.CLOSED, CaseState.REJECTED, CaseState.MERGED, CaseState.CANCELLED]
 
 
@@ -131,8 +143,11 @@ class Case(models.Model):
     address = models.CharField(_("address"), max_length=300, blank=True)
     grid = models.ForeignKey("grids.Region", verbose_name=_("unit grid"), null=True, blank=True,
                              on_delete=models.PROTECT, related_name="+")
-    street = models.ForeignKey("grids.Region", verbose_name=_("street"), on_delete=models.PROTECT, related_name="+")
-    district = models.ForeignKey("grids.Region", verbose_name=_("district"), on_delete=models.PROTECT, related_name="+")
+    # Empty only for an unstructured report owned by a district or city center until a dispatcher locates it.
+    street = models.ForeignKey("grids.Region", verbose_name=_("street"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="+")
+    district = models.ForeignKey("grids.Region", verbose_name=_("district"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
     # The most specific region code known (the grid's, else the street's): scope filters use it as a prefix.
     region_code = models.CharField(_("region code"), max_length=15, db_index=True)
     level = models.CharField(_("command level"), max_length=10, choices=CommandLevel.choices,
@@ -158,6 +173,10 @@ class Case(models.Model):
     suspensions_count = models.PositiveIntegerField(_("suspensions"), default=0)
     rating = models.PositiveSmallIntegerField(_("reporter rating"), null=True, blank=True)
     rating_comment = models.CharField(_("rating comment"), max_length=500, blank=True)
+    # A citizen report that came without a location (e.g. free text on WeChat): the dispatcher sets the location (and
+    # the category) when accepting it. Rated 1–2 by the reporter: waits for a supervisor's reopen decision.
+    unstructured = models.BooleanField(_("awaiting location (unstructured report)"), default=False)
+    reopen_review = models.BooleanField(_("dissatisfied: reopen decision due"), default=False, db_index=True)
     created_at = models.DateTimeField(_("created at"), db_index=True)
     updated_at = models.DateTimeField(_("updated at"))
     verified_at = models.DateTimeField(_("checked at"), null=True, blank=True)
@@ -172,6 +191,9 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["state", "level", "region_code"]),
             models.Index(fields=["department", "state"]),
+            # Duplicate search (events/duplicates.py): a bounding box over open cases only.
+            models.Index(fields=["lat", "lng"], name="case_open_point",
+                         condition=models.Q(state__in=OPEN_STATE_VALUES)),
         ]
 
     def __str__(self):
@@ -316,6 +338,8 @@ class CaseEvent(models.Model):
         verbose_name_plural = _("case events")
         ordering = ["case_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["case", "seq"], name="unique_case_event_seq")]
+        # The Open311 update feed and ``updated_after`` read the log by time (events/open311/selectors.py).
+        indexes = [models.Index(fields=["occurred_at"], name="case_event_occurred")]
 
     def __str__(self):
         return f"{self.case_id}#{self.seq} {self.kind}"
@@ -405,3 +429,135 @@ class ContactView(models.Model):
 
     def __str__(self):
         return f"{self.user} → {self.case_id}"
+
+
+# --- Open311 GeoReport v2 (events/open311/) ------------------------------------------------------------------------------
+class Open311ApiKey(models.Model):
+    """A key an Open311 client sends as ``api_key`` to file service requests (POST requests). Only the key's SHA-256
+    is stored: the key itself is shown once, when an admin makes it (admin, or ``manage.py create_open311_key``).
+    With no allowed services the key may file every active category."""
+
+    name = models.CharField(_("name"), max_length=100)
+    key_prefix = models.CharField(_("key prefix"), max_length=8, editable=False)
+    key_hash = models.CharField(_("key hash (SHA-256)"), max_length=64, unique=True, editable=False)
+    active = models.BooleanField(_("active"), default=True)
+    services = models.ManyToManyField(Category, verbose_name=_("allowed services"), blank=True, related_name="+",
+                                      help_text=_("Leave empty to allow every service."))
+    created_by = models.ForeignKey("grids.User", verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("Open311 API key")
+        verbose_name_plural = _("Open311 API keys")
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.key_prefix}…)"
+
+
+# --- WeChat official account (公众号): messages as received, the guided reporting conversation, photos to fetch -----
+class WeChatMessage(models.Model):
+    """One message or event the official account received, kept as received with the reply it got.
+
+    ``dedupe_key`` is unique (``msg:<MsgId>``, events ``event:<FromUserName>:<CreateTime>``): WeChat's retries of a
+    message it got no answer to within 5 s insert nothing new and get the first reply again (events/wechat/)."""
+
+    dedupe_key = models.CharField(_("de-duplication key"), max_length=120, unique=True)
+    openid = models.CharField(_("WeChat openid"), max_length=64, db_index=True)
+    msg_type = models.CharField(_("message type"), max_length=20)
+    payload = models.JSONField(_("message fields"), default=dict)
+    reply = models.TextField(_("reply"), blank=True)
+    # What the message completed and is still to be filed (the drafts and the reply around the case number); emptied
+    # once the case is filed. A filing left here (a request that died) is completed by a retry or the sweep.
+    filing = models.JSONField(_("filing in progress"), default=dict, blank=True)
+    case = models.ForeignKey(Case, verbose_name=_("case"), null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+")
+    received_at = models.DateTimeField(_("received at"))
+
+    class Meta:
+        verbose_name = _("WeChat message")
+        verbose_name_plural = _("WeChat messages")
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.openid} {self.msg_type} {self.dedupe_key}"
+
+
+class WeChatStep(models.TextChoices):
+    LOCATION = "location", _("waiting for the location")
+    PHOTOS = "photos", _("waiting for photos")
+    DESCRIPTION = "description", _("waiting for the description")
+
+
+class WeChatConversation(models.Model):
+    """A citizen's report in progress (one per openid), kept in the database so it survives a restart. A draft whose
+    ``expires_at`` passed is filed as it is (nothing the citizen sent is dropped)."""
+
+    openid = models.CharField(_("WeChat openid"), max_length=64, unique=True)
+    step = models.CharField(_("step"), max_length=12, choices=WeChatStep.choices)
+    draft = models.JSONField(_("draft"), default=dict)
+    started_at = models.DateTimeField(_("started at"))
+    updated_at = models.DateTimeField(_("updated at"))
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("WeChat conversation")
+        verbose_name_plural = _("WeChat conversations")
+
+    def __str__(self):
+        return f"{self.openid} ({self.step})"
+
+
+class WeChatPhotoState(models.TextChoices):
+    PENDING = "pending", _("to fetch")
+    STORED = "stored", _("stored")
+    FAILED = "failed", _("could not be fetched")
+
+
+class WeChatPhoto(models.Model):
+    """A photo a citizen sent with a report, fetched later by MediaId through the media API (a Celery task) and stored
+    as an Attachment; pending rows are retried by the sweep until stored or failed for good."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="+")
+    media_id = models.CharField(_("media id"), max_length=128)
+    pic_url = models.URLField(_("picture URL"), max_length=500, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=WeChatPhotoState.choices,
+                             default=WeChatPhotoState.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
+    last_error = models.TextField(_("last error"), blank=True)
+    attachment = models.ForeignKey(Attachment, verbose_name=_("photo"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("WeChat photo")
+        verbose_name_plural = _("WeChat photos")
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["case", "media_id"], name="unique_wechat_photo_per_case")]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="wechat_photo_due")]
+
+    def __str__(self):
+        return f"{self.case_id}: {self.media_id} ({self.state})"
+
+
+class WeChatAccessToken(models.Model):
+    """The official account's access token (``cgi-bin/token``), shared by every process: fetching a new one ends the
+    old one's life, so processes must not each keep their own. Refreshed shortly before it expires, or at once when
+    WeChat answers 40001/42001 (dispatch/adapters.py ``WeChatAdapter``)."""
+
+    app_id = models.CharField(_("AppID"), max_length=64, unique=True)
+    token = models.CharField(_("access token"), max_length=600, blank=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    fetched_at = models.DateTimeField(_("fetched at"))
+
+    class Meta:
+        verbose_name = _("WeChat access token")
+        verbose_name_plural = _("WeChat access tokens")
+
+    def __str__(self):
+        return f"{self.app_id} (until {self.expires_at:%Y-%m-%d %H:%M})"
+
+
+# --- IoT sensors: defined in events/sensors/models.py, imported here so they belong to this app ----------------------
+from events.sensors.models import *  # noqa: E402, F403

@@ -90,18 +90,47 @@ def cases_reported_by(*, user) -> QuerySet[Case]:
     return _cases_with_refs().filter(reporter_id=user.pk).order_by("-created_at", "-number")
 
 
+def with_related(case: Case, **rows) -> Case:
+    """Put related rows on the case as ``prefetch_related`` would (``case.events.all()`` then reads no more), for a
+    case read field by field below or just written by a service."""
+    cache = getattr(case, "_prefetched_objects_cache", None) or {}
+    for name, objects in rows.items():
+        queryset = getattr(case, name).get_queryset()  # what Django's own prefetch_one_level does
+        queryset._result_cache, queryset._prefetch_done = list(objects), True
+        cache[name] = queryset
+    case._prefetched_objects_cache = cache
+    return case
+
+
 def case_detail_get(*, number: str, user=None) -> Case | None:
-    """One case with its reports, photos and event log prefetched; None when it does not exist or, given a user,
-    when the user may not see it (the two look the same to the caller)."""
-    cases = _cases_with_refs().select_related("reporter").prefetch_related(
-        Prefetch("reports", queryset=InboundReport.objects.order_by("id")),
-        Prefetch("attachments", queryset=Attachment.objects.order_by("id")),
-        Prefetch("events", queryset=CaseEvent.objects.select_related("actor").order_by("seq")),
-        Prefetch("clocks", queryset=StageClock.objects.order_by("started_at", "id")),
-    )
+    """One case with its regions, reports, photos, event log and clocks; None when it does not exist or, given a
+    user, when the user may not see it (the two look the same to the caller).
+
+    Seven small queries, assembled by hand: ``prefetch_related`` would do the same reads but its machinery costs
+    about 1 ms of CPU per relation, and this read follows every action.
+    """
+    cases = Case.objects.select_related("category", "department", "reporter")
     if user is not None:
         cases = cases.filter(cases_visible_q(user))
-    return cases.filter(number=number).first()
+    case = cases.filter(number=number).first()
+    return None if case is None else case_detail_complete(case)
+
+
+def case_detail_complete(case: Case) -> Case:
+    """Load what the detail shows besides the case row and its category/department/reporter (which the caller read
+    with it): regions, merge target, reports, photos, event log and clocks."""
+    ids = {case.grid_id, case.street_id, case.district_id} - {None}
+    regions = {r.pk: r for r in Region.objects.only("id", "code", "name", "level").filter(pk__in=ids)}
+    case.grid, case.street, case.district = (regions.get(i) for i in (case.grid_id, case.street_id, case.district_id))
+    if case.merged_into_id is not None:
+        case.merged_into = Case.objects.only("id", "number").get(pk=case.merged_into_id)
+    return with_related(
+        case,
+        reports=InboundReport.objects.filter(case=case).order_by("id"),
+        attachments=Attachment.objects.filter(case=case).order_by("id"),
+        events=CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq"),
+        clocks=StageClock.objects.filter(case=case).order_by("started_at", "id"),
+    )
 
 
 def case_visible(*, number: str, user) -> bool:

@@ -1,5 +1,7 @@
 """Input (query) and output serializers for the events API."""
 
+import threading
+
 from django.core.validators import RegexValidator
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
@@ -8,6 +10,7 @@ from rest_framework import serializers
 
 from .models import (
     ActorKind,
+    Case,
     CaseEvent,
     CaseState,
     Category,
@@ -136,6 +139,12 @@ class CaseActionSerializer(serializers.Serializer):
                                  help_text=_("supervise: overdue, leader or key_case."))
     reply_due = serializers.CharField(required=False, allow_blank=True, max_length=40,
                                       help_text=_("supervise: ISO date-time by which the department must reply."))
+    lat = serializers.FloatField(required=False, help_text=_("accept an unstructured report: where it is."))
+    lng = serializers.FloatField(required=False, help_text=_("accept an unstructured report: where it is."))
+    region_code = serializers.CharField(
+        required=False, allow_blank=True, max_length=15,
+        help_text=_("accept an unstructured report without lat/lng: the street, community or unit grid."))
+    address = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 
 class FlexibleDateTimeField(serializers.Field):
@@ -307,9 +316,13 @@ class CaseListSerializer(serializers.Serializer):
     description = serializers.CharField()
     address = serializers.CharField()
     grid = CodeNameSerializer(allow_null=True)
-    street = CodeNameSerializer()
-    district = CodeNameSerializer()
+    street = CodeNameSerializer(allow_null=True)
+    district = CodeNameSerializer(allow_null=True)
     level = serializers.CharField(help_text=_("Command level that owns the case now: street, district or city."))
+    unstructured = serializers.BooleanField(
+        help_text=_("A citizen report without a location yet: accept it with lat/lng or region_code (and category)."))
+    reopen_review = serializers.BooleanField(
+        help_text=_("The reporter rated the result 1–2: a supervisor decides whether to reopen."))
     department = CodeNameSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -322,7 +335,7 @@ class CaseDetailSerializer(CaseListSerializer):
 
     lat = serializers.FloatField(allow_null=True)
     lng = serializers.FloatField(allow_null=True)
-    counters = serializers.SerializerMethodField()
+    counters = CaseCountersSerializer(source="*")
     suspended_until = serializers.DateTimeField(allow_null=True)
     rating = serializers.IntegerField(allow_null=True)
     rating_comment = serializers.CharField()
@@ -335,32 +348,54 @@ class CaseDetailSerializer(CaseListSerializer):
     photos = CasePhotoSerializer(source="attachments", many=True)
     timeline = CaseEventSerializer(source="events", many=True)
     allowed_actions = serializers.SerializerMethodField()
-    clocks = serializers.SerializerMethodField()
-
-    @extend_schema_field(CaseClockSerializer(many=True))
-    def get_clocks(self, case):
-        clocks = sorted(case.clocks.all(), key=lambda clock: (clock.started_at, clock.pk))
-        return CaseClockSerializer(clocks, many=True).data
-
-    @extend_schema_field(CaseCountersSerializer)
-    def get_counters(self, case):
-        return CaseCountersSerializer(case).data
+    clocks = CaseClockSerializer(many=True, help_text=_("Stage clocks, oldest first."))
 
     @extend_schema_field(CaseReporterSerializer)
     def get_reporter(self, case):
         report = next(iter(case.reports.all()), None)
         staff = case.reporter
-        return CaseReporterSerializer({
+        return {  # the fields of CaseReporterSerializer, all plain strings
             "channel": report.channel if report else case.channel,
             "name": mask_name(report.citizen_name) if report else "",
             "phone": mask_phone(report.citizen_phone) if report else "",
             "email": mask_email(report.citizen_email) if report else "",
             "staff": (staff.display_name or staff.username) if staff is not None else None,
-        }).data
+        }
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_allowed_actions(self, case) -> list[str]:
         return list(self.context.get("allowed_actions", []))
+
+
+_reusable = threading.local()
+
+
+def case_detail_data(case: Case, *, request, allowed_actions: list[str]) -> dict:
+    """``CaseDetailSerializer``'s document for one case (from ``selectors.case_detail_get``, or a case just filed
+    with its rows in memory).
+
+    The serializer is built once per thread and reused: DRF deep-copies all ~100 declared fields of the nested
+    serializers for every new instance, which cost a few milliseconds on each intake and transition response. Fields
+    keep no state between ``to_representation`` calls, and only the context changes, so reuse within a thread is safe.
+    """
+    serializer = getattr(_reusable, "case_detail", None)
+    if serializer is None:
+        serializer = _reusable.case_detail = CaseDetailSerializer()
+    serializer._context = {"request": request, "allowed_actions": allowed_actions}
+    return serializer.to_representation(case)
+
+
+class DuplicateCandidateSerializer(serializers.Serializer):
+    """An open case the report probably repeats (same category or class, nearby, recent)."""
+
+    number = serializers.CharField(source="case.number")
+    state = serializers.CharField(source="case.state")
+    category = CaseCategorySerializer(source="case.category", allow_null=True)
+    description = serializers.CharField(source="case.description")
+    address = serializers.CharField(source="case.address")
+    created_at = serializers.DateTimeField(source="case.created_at")
+    distance_m = serializers.FloatField(help_text=_("Distance between the two points, in metres."))
+    same_category = serializers.BooleanField(help_text=_("Same category (else the same major class)."))
 
 
 class ContactSerializer(serializers.Serializer):

@@ -2,6 +2,7 @@
 case event log appends, and contact-detail views."""
 import csv
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import date, datetime, timedelta
@@ -23,6 +24,7 @@ from grids.selectors import ancestor_codes, covers, locate, roles_of
 from . import chain
 from .access import capacities, may_see_contact
 from .actors import Actor, citizen_key
+from .duplicates import Candidate, duplicate_candidates
 from .models import (
     KIND_LETTER,
     OPEN_STATES,
@@ -45,6 +47,7 @@ from .models import (
     Urgency,
 )
 from .photos import Photo, photos_check
+from .selectors import with_related
 from .workflow import ACTIONS, Action
 
 CATEGORY_COLUMNS = [
@@ -159,32 +162,36 @@ def case_number_next(now: datetime) -> str:
     """
     day = timezone.localdate(now)
     sql = "UPDATE events_casenumbersequence SET last = last + 1 WHERE day = %s RETURNING last"
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The intake's own (synchronous) commit, which follows, makes this WAL record durable too.
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # One round trip in autocommit: the statement is its own transaction, and set_config(…, true) turns off the
+        # wait for its WAL flush — the intake's own (synchronous) commit, which follows, makes it durable too. Inside
+        # a caller's transaction this must not be done (it would relax that whole transaction's commit).
+        sql = ("UPDATE events_casenumbersequence SET last = last + 1 "
+               "WHERE day = %s AND set_config('synchronous_commit', 'off', true) = 'off' RETURNING last")
+        block = nullcontext()
+    else:
+        block = transaction.atomic()
+    with block, connection.cursor() as cursor:
         cursor.execute(sql, [day])
         row = cursor.fetchone()
-        if row is None:
+        if row is None:  # the day's first case
             CaseNumberSequence.objects.get_or_create(day=day)
             cursor.execute(sql, [day])
             row = cursor.fetchone()
     return f"{day:%Y%m%d}{row[0]:05d}"
 
 
-def event_append(*, case: Case, kind: str, actor: Actor, role: str = "", from_state: str = "", to_state: str = "",
-                 payload: dict | None = None, now: datetime | None = None) -> CaseEvent:
-    """Append one event to the case's hash chain. The caller holds the case row lock and saves the case after."""
-    now = now or timezone.now()
+def _event_row(*, case: Case, kind: str, actor: Actor, role: str, from_state: str, to_state: str, payload: dict,
+               now: datetime) -> CaseEvent:
+    """The case's next event in its hash chain, not saved yet; moves the case's last_seq and last_hash on."""
     seq = case.last_seq + 1
-    payload = payload or {}
     actor_id = actor.user.pk if actor.user is not None else None
     content = chain.event_content(
         case_number=case.number, seq=seq, kind=kind, actor_id=actor_id, actor_kind=actor.kind,
         actor_ref=actor.ref, actor_role=role, from_state=from_state, to_state=to_state, level=case.level,
         payload=payload, occurred_at=now,
     )
-    event = CaseEvent.objects.create(
+    event = CaseEvent(
         case=case, seq=seq, kind=kind, actor_id=actor_id, actor_kind=actor.kind, actor_ref=actor.ref,
         actor_role=role, from_state=from_state, to_state=to_state, level=case.level, payload=payload,
         occurred_at=now, prev_hash=case.last_hash, hash=chain.chain_hash(content, case.last_hash),
@@ -193,8 +200,18 @@ def event_append(*, case: Case, kind: str, actor: Actor, role: str = "", from_st
     return event
 
 
-def _attach(case: Case, photos: list[Photo], kind: str, actor: Actor, now: datetime, seq: int | None) -> list[int]:
-    ids = []
+def event_append(*, case: Case, kind: str, actor: Actor, role: str = "", from_state: str = "", to_state: str = "",
+                 payload: dict | None = None, now: datetime | None = None) -> CaseEvent:
+    """Append one event to the case's hash chain. The caller holds the case row lock and saves the case after."""
+    event = _event_row(case=case, kind=kind, actor=actor, role=role, from_state=from_state, to_state=to_state,
+                       payload=payload or {}, now=now or timezone.now())
+    event.save(force_insert=True)
+    return event
+
+
+def _attach(case: Case, photos: list[Photo], kind: str, actor: Actor, now: datetime, seq: int | None
+            ) -> list[Attachment]:
+    attachments = []
     for photo in photos:
         attachment = Attachment(
             case=case, event_seq=seq, kind=kind, content_type=photo.content_type, size=photo.size,
@@ -203,8 +220,8 @@ def _attach(case: Case, photos: list[Photo], kind: str, actor: Actor, now: datet
         extension = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}[photo.content_type]
         attachment.file.save(f"{case.number}-{photo.sha256[:12]}.{extension}", photo.upload, save=False)
         attachment.save()
-        ids.append(attachment.pk)
-    return ids
+        attachments.append(attachment)
+    return attachments
 
 
 # --- Intake -------------------------------------------------------------------------------------------------------------
@@ -230,10 +247,20 @@ class ReportInput:
     after_photos: list = dc_field(default_factory=list)
     raw_payload: dict = dc_field(default_factory=dict)
     idempotency_key: str = ""
+    # A citizen's report without a location (e.g. free text on WeChat): no lat/lng; ``region_code`` names the command
+    # center (city, district or street) that owns it until a dispatcher sets the location when accepting it.
+    unstructured: bool = False
+
+
+def _regions():
+    """Regions without their boundaries (a district's polygon is large; intake needs codes, names and levels)."""
+    return Region.objects.defer("boundary")
 
 
 def _place(data: ReportInput) -> tuple[Region | None, Region]:
     """(grid, most specific region) for the report's location, or the reason it cannot be placed."""
+    if data.unstructured:
+        return None, _intake_center(data)
     if (data.lat is None) != (data.lng is None):
         raise InvalidInput("give both lat and lng, or neither", field="lat" if data.lat is None else "lng")
     if data.lat is not None:
@@ -244,10 +271,13 @@ def _place(data: ReportInput) -> tuple[Region | None, Region]:
         entry = locate(data.lat, data.lng)
         if entry is None:
             raise Unprocessable("this point is outside the service area (no unit grid contains it)", field="lat")
-        grid = Region.objects.get(pk=entry.region_id)
+        # The grid and its ancestors in one query (case_report needs the street and district too).
+        found = {r.code: r for r in _regions().filter(code__in=[entry.code, *ancestor_codes(entry.code)])}
+        grid = found[entry.code]
+        grid._gridloop_ancestors = [r for code, r in found.items() if code != entry.code]
         return grid, grid
     if data.region_code:
-        region = Region.objects.filter(code=data.region_code).first()
+        region = _regions().filter(code=data.region_code).first()
         if region is None or region.level not in (Level.STREET, Level.COMMUNITY, Level.GRID):
             raise InvalidInput("region_code must be the code of a street, community or unit grid",
                                field="region_code")
@@ -311,25 +341,36 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     minimum = 1 if data.channel == Channel.PATROL and not data.self_handled else 0
     photos = photos_check(data.photos, field="photos", minimum=minimum)
 
-    ancestors = {r.level: r for r in Region.objects.filter(code__in=ancestor_codes(region.code))}
+    known = getattr(region, "_gridloop_ancestors", None)
+    if known is None:
+        known = _regions().filter(code__in=ancestor_codes(region.code))
+    ancestors = {r.level: r for r in known}
     ancestors[region.level] = region
     outside = role == Role.GRID_WORKER and not any(
         a.role == Role.GRID_WORKER and grid is not None and a.region_id == grid.pk for a in roles_of(actor.user)
     )
     key = citizen_key(phone=data.citizen_phone, openid=data.citizen_openid, email=data.citizen_email)
     now = timezone.now()
+    candidates = duplicate_candidates(lat=data.lat, lng=data.lng, category=data.category, now=now)
+    if data.channel == Channel.SENSOR and candidates and candidates[0].same_category:
+        # A sensor repeating an open case of the same category nearby joins it instead of opening another.
+        joined = _report_join(candidates[0], actor=actor, data=data, description=description, key=key, scope=scope,
+                              photos=photos, now=now)
+        if joined is not None:
+            return joined, False
     number = case_number_next(now)
     with transaction.atomic():
         case = Case(
             number=number, channel=data.channel, category=data.category,
             urgency=data.urgency or (data.category.default_urgency if data.category else Urgency.NORMAL),
             description=description, lat=data.lat, lng=data.lng, address=data.address[:300], grid=grid,
-            street=ancestors[Level.STREET], district=ancestors[Level.DISTRICT], region_code=region.code,
-            level=CommandLevel.STREET, self_handled=data.self_handled, outside_reporter_grids=outside,
+            street=ancestors.get(Level.STREET), district=ancestors.get(Level.DISTRICT), region_code=region.code,
+            level=OWNING_LEVEL.get(region.level, CommandLevel.STREET), unstructured=data.unstructured,
+            self_handled=data.self_handled, outside_reporter_grids=outside,
             reporter=actor.user, citizen_key=key, created_at=now, updated_at=now,
         )
         case.save()
-        InboundReport.objects.create(
+        report = InboundReport.objects.create(
             channel=data.channel, case=case, reporter=actor.user, citizen_name=data.citizen_name[:50],
             citizen_phone=data.citizen_phone[:20], citizen_openid=data.citizen_openid[:64],
             citizen_email=data.citizen_email, citizen_key=key, description=description, lat=data.lat, lng=data.lng,
@@ -337,22 +378,29 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             self_handled=data.self_handled, raw_payload=data.raw_payload, received_at=now,
             idempotency_key=data.idempotency_key, idempotency_scope=scope if data.idempotency_key else "",
         )
-        photo_ids = _attach(case, photos, AttachmentKind.REPORT, actor, now, 1)
-        photo_ids += _attach(case, before, AttachmentKind.BEFORE, actor, now, 1)
-        photo_ids += _attach(case, after, AttachmentKind.AFTER, actor, now, 1)
-        payload = {"channel": data.channel, "region_code": region.code, "photos": photo_ids}
+        attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, 1)
+        attachments += _attach(case, before, AttachmentKind.BEFORE, actor, now, 1)
+        attachments += _attach(case, after, AttachmentKind.AFTER, actor, now, 1)
+        payload = {"channel": data.channel, "region_code": region.code, "photos": [a.pk for a in attachments]}
         if outside:
             payload["outside_reporter_grids"] = True
         if data.self_handled:
             payload["self_handled"] = True
-        event_append(case=case, kind="reported", actor=actor, role=role, to_state=CaseState.REPORTED,
-                     payload=payload, now=now)
-        clocks_on_transition(case=case, action="reported", from_state="", now=now)
-        case.save()
+        if data.unstructured:
+            payload["unstructured"] = True
+        if candidates:  # suggested to the dispatcher, who may merge with one action (GET …/duplicates/ shows them)
+            payload["possible_duplicates"] = [c.case.number for c in candidates]
+        event = event_append(case=case, kind="reported", actor=actor, role=role, to_state=CaseState.REPORTED,
+                             payload=payload, now=now)
+        started = clocks_on_transition(case=case, action="reported", from_state="", now=now)
+        Case.objects.filter(pk=case.pk).update(last_seq=case.last_seq, last_hash=case.last_hash)
         if (data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL):
             case_act(case=case, action="accept", actor=Actor.system("rule:auto_accept_patrol"),
                      inputs={"note": "rule: reports filed by grid workers are accepted on filing"})
-            case = Case.objects.get(pk=case.pk)
+            return Case.objects.get(pk=case.pk), True
+    event.actor = actor.user
+    with_related(case, reports=[report], attachments=attachments, events=[event],
+                  clocks=started)
     return case, True
 
 
@@ -412,6 +460,74 @@ def _required(action: Action, inputs: dict) -> None:
             raise InvalidInput(f"{action.name} needs {name}", field=name)
 
 
+def _report_join(candidate: Candidate, *, actor: Actor, data: ReportInput, description: str, key: str, scope: str,
+                 photos: list[Photo], now: datetime) -> Case | None:
+    """Add a report to an open case it repeats (a further report, not a new case), as a ``report_added`` event;
+    None when the case ended between the search and the lock (the caller then opens a case after all)."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=candidate.case.pk)
+        if case.state not in OPEN_STATES:
+            return None
+        report = InboundReport.objects.create(
+            channel=data.channel, case=case, reporter=actor.user, citizen_name=data.citizen_name[:50],
+            citizen_phone=data.citizen_phone[:20], citizen_openid=data.citizen_openid[:64],
+            citizen_email=data.citizen_email, citizen_key=key, description=description, lat=data.lat, lng=data.lng,
+            address=data.address[:300], category=data.category, urgency=data.urgency, raw_payload=data.raw_payload,
+            received_at=now, idempotency_key=data.idempotency_key,
+            idempotency_scope=scope if data.idempotency_key else "",
+        )
+        attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, case.last_seq + 1)
+        event_append(case=case, kind="report_added", actor=actor, role="", from_state=case.state, to_state=case.state,
+                     payload={"report": report.pk, "channel": data.channel, "distance_m": candidate.distance_m,
+                              "photos": [a.pk for a in attachments]}, now=now)
+        case.updated_at = now
+        case.save(update_fields=["last_seq", "last_hash", "updated_at"])
+    return case
+
+
+# --- Unstructured citizen reports: owned by a command center until a dispatcher locates them on acceptance -------------
+OWNING_LEVEL = {Level.CITY: CommandLevel.CITY, Level.DISTRICT: CommandLevel.DISTRICT}  # else the street's center
+
+
+def _intake_center(data: ReportInput) -> Region:
+    if data.channel in (Channel.PATROL, Channel.SENSOR):
+        raise InvalidInput("only citizens' reports may come without a location", field="unstructured")
+    if data.lat is not None or data.lng is not None:
+        raise InvalidInput("a report with lat/lng is not unstructured", field="unstructured")
+    region = _regions().filter(code=data.region_code).first() if data.region_code else None
+    if region is None or region.level not in (Level.CITY, Level.DISTRICT, Level.STREET):
+        raise InvalidInput("an unstructured report goes to a command center: region_code must be the code of a "
+                           "city, district or street", field="region_code")
+    return region
+
+
+def _locate_on_accept(case: Case, inputs: dict, payload: dict) -> None:
+    """Set the location of an unstructured report (lat/lng, or the region_code of a street, community or grid) inside
+    the area of the command center that owns it. The caller holds the case row lock and saves the case after."""
+    lat, lng, code = inputs.get("lat"), inputs.get("lng"), str(inputs.get("region_code") or "").strip()
+    if lat in (None, "") and lng in (None, "") and not code:
+        raise InvalidInput("this report has no location yet: give lat and lng, or region_code, to accept it",
+                           field="lat")
+    try:
+        lat = None if lat in (None, "") else float(lat)
+        lng = None if lng in (None, "") else float(lng)
+    except (TypeError, ValueError):
+        raise InvalidInput("lat and lng must be numbers", field="lat") from None
+    grid, region = _place(ReportInput(channel=case.channel, description="", lat=lat, lng=lng, region_code=code))
+    center = case.region_code[:4] if case.level == CommandLevel.CITY else case.region_code
+    if not region.code.startswith(center):
+        raise InvalidInput(f"this place is outside the area of the command center that owns case {case.number}",
+                           field="region_code" if lat is None else "lat")
+    ancestors = {r.level: r for r in _regions().filter(code__in=ancestor_codes(region.code))}
+    ancestors[region.level] = region
+    case.lat, case.lng, case.grid, case.region_code = lat, lng, grid, region.code
+    case.street, case.district = ancestors.get(Level.STREET), ancestors.get(Level.DISTRICT)
+    if inputs.get("address"):
+        case.address = str(inputs["address"])[:300]
+    case.unstructured = False
+    payload["location"] = {"lat": lat, "lng": lng, "region_code": region.code, "address": case.address}
+
+
 def _department(case: Case, code) -> Department:
     department = Department.objects.select_related("region").filter(code=code).first()
     if department is None or not department.active:
@@ -446,7 +562,10 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
             locked = _lock_pair(number, str(inputs["target"]))
             case, target = locked.get(number), locked.get(str(inputs["target"]))
         else:
-            case = Case.objects.select_for_update(of=("self",)).filter(number=number).first()
+            # Category, department and reporter come along (not locked): the clocks need the category's limits, and
+            # the caller usually shows the case after the action.
+            case = (Case.objects.select_for_update(of=("self",)).select_related("category", "department", "reporter")
+                    .filter(number=number).first())
         if case is None:
             raise NotFound(f"no case {number}")
         mine = [c for c in capacities(actor, case) if c in spec.by]
@@ -468,14 +587,14 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
         payload = _apply(spec, case, actor, inputs, now, target)
         getattr(case, spec.method)()
         case.updated_at = now
-        event_append(case=case, kind=spec.name, actor=actor, role=mine[0], from_state=from_state,
-                     to_state=case.state, payload=payload, now=now)
-        clocks_on_transition(case=case, action=spec.name, from_state=from_state, now=now)
+        event = event_append(case=case, kind=spec.name, actor=actor, role=mine[0], from_state=from_state,
+                             to_state=case.state, payload=payload, now=now)
         if payload.get("goes_up_to"):
             case_level_up(case, reason=_("returned %(n)s times: re-dispatch from the upper command center")
                       % {"n": case.returns_count}, now=now)
+        clocks_on_transition(case=case, action=spec.name, from_state=from_state, now=now)  # after a level-up
         case.save()
-        _notify(case, since_seq=first_new_seq)
+        _notify(case, since_seq=first_new_seq, last=event)
         routing = payload.get("routing") or {}
         if spec.name == "accept" and routing.get("auto_dispatch") and routing.get("department"):
             case = case_act(case=case.number, action="dispatch", actor=Actor.system(f"rule:{routing['rule']}"),
@@ -483,10 +602,12 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
     return case
 
 
-def _notify(case: Case, *, since_seq: int) -> None:
+def _notify(case: Case, *, since_seq: int, last: CaseEvent) -> None:
     """Write the messages for the events this action appended (its own, and a level-up) to the outbox, in the same
     transaction: they are delivered after commit by the relay, or not at all if the change rolls back."""
-    for event in CaseEvent.objects.filter(case=case, seq__gte=since_seq).order_by("seq"):
+    appended = [last] if last.seq == since_seq == case.last_seq else (
+        CaseEvent.objects.filter(case=case, seq__gte=since_seq).order_by("seq"))
+    for event in appended:
         notifications_for_event(case=case, event=event)
 
 
@@ -521,6 +642,8 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         if case.category_id != category.pk:
             case.category = category
             payload["category"] = category.code
+        if case.unstructured:
+            _locate_on_accept(case, inputs, payload)
         payload["routing"] = route(case).as_payload()
         if inputs.get("urgency"):
             if inputs["urgency"] not in Urgency.values:
@@ -618,6 +741,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         if rating is None or not 1 <= rating <= 5:
             raise InvalidInput("rating must be a whole number from 1 to 5", field="rating")
         case.rating, case.rating_comment = rating, str(inputs.get("comment") or "")[:500]
+        case.reopen_review = rating <= 2  # very dissatisfied: a supervisor decides whether to reopen
         case.close_reason, case.closed_at = CloseReason.RESOLVED, now
         payload.update(rating=rating, comment=case.rating_comment)
     elif name == "close":
@@ -627,6 +751,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         payload["previous_rating"] = case.rating  # the rating stays in the log; the next closure gets its own
         case.close_reason, case.closed_at, case.verified_at = "", None, None
         case.rating, case.rating_comment = None, ""
+        case.reopen_review = False
     elif name == "escalate":
         payload["from_level"] = case.level
         case.level = NEXT_LEVEL[case.level]
@@ -645,7 +770,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
 def _photos_into(payload: dict, case: Case, photos: list[Photo], kind: str, actor: Actor, now: datetime) -> None:
     """Store the photos under the event about to be appended (the case row is locked, so its seq is known)."""
     if photos:
-        payload["photos"] = _attach(case, photos, kind, actor, now, case.last_seq + 1)
+        payload["photos"] = [a.pk for a in _attach(case, photos, kind, actor, now, case.last_seq + 1)]
 
 
 def _parse_when(value: str) -> datetime:
@@ -663,6 +788,57 @@ def _parse_when(value: str) -> datetime:
     if timezone.is_naive(when):
         when = timezone.make_aware(when)
     return when
+
+
+# --- Signals: timeline events that change nothing else (sensor re-alarms and recoveries) --------------------------------
+SIGNAL_KINDS = ("sensor_alarm", "sensor_recovered")
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A timeline event of kind SIGNAL_KINDS for the case with id ``case_id``: its state, level and clocks stay."""
+
+    case_id: int
+    kind: str
+    actor: Actor
+    payload: dict
+
+
+def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[CaseEvent | None]:
+    """Append signal events to open cases in one go (e.g. a batch's sensor re-alarms and recoveries): the cases are
+    locked in id order, each case's events chained in the order given, written with one INSERT, and the cases moved
+    on (last event, updated_at) with one UPDATE. Returns each signal's event, or None where the case is not open (nothing appended for it).
+    Nobody is notified by these events (the caller writes to the outbox when someone must act)."""
+    for signal in signals:
+        if signal.kind not in SIGNAL_KINDS:
+            raise ValueError(f"not a signal kind: {signal.kind!r}")
+    if not signals:
+        return []
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = sorted({signal.case_id for signal in signals})
+        cases = {c.pk: c for c in Case.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("id")}
+        events: list[CaseEvent | None] = []
+        for signal in signals:
+            case = cases.get(signal.case_id)
+            if case is None or case.state not in OPEN_STATES:
+                events.append(None)
+                continue
+            events.append(_event_row(case=case, kind=signal.kind, actor=signal.actor, role="system",
+                                     from_state=case.state, to_state=case.state, payload=signal.payload, now=now))
+        CaseEvent.objects.bulk_create([event for event in events if event is not None])
+        touched = [cases[case_id] for case_id in sorted({event.case_id for event in events if event is not None})]
+        if connection.vendor == "postgresql" and len(touched) > 1:  # one statement for all of them
+            values = ", ".join(["(%s, %s, %s)"] * len(touched))
+            with connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {Case._meta.db_table} AS c SET last_seq = v.seq, last_hash = v.hash, "
+                               f"updated_at = %s FROM (VALUES {values}) AS v(id, seq, hash) WHERE c.id = v.id",
+                               [now, *(x for case in touched for x in (case.pk, case.last_seq, case.last_hash))])
+        else:
+            for case in touched:
+                Case.objects.filter(pk=case.pk).update(last_seq=case.last_seq, last_hash=case.last_hash,
+                                                       updated_at=now)
+    return events
 
 
 # --- Contact details -----------------------------------------------------------------------------------------------------

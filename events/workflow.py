@@ -33,7 +33,8 @@ OPEN = tuple(OPEN_STATES)
 
 ACTIONS: dict[str, Action] = {a.name: a for a in [
     # receive 受理/立案
-    Action("request_field_check", "request_field_check", (S.REPORTED,), None, ("dispatcher",)),  # 请求核实
+    # system: a sensor case whose readings recovered asks the grid worker to check on site (events/sensors)
+    Action("request_field_check", "request_field_check", (S.REPORTED,), None, ("dispatcher", "system")),  # 请求核实
     Action("field_check", "field_check", (S.REPORTED,), None, ("grid_worker",), ("result",)),  # 核实
     Action("accept", "accept", (S.REPORTED,), S.ACCEPTED, ("dispatcher", "system")),  # 立案
     Action("reject", "reject", (S.REPORTED,), S.REJECTED, ("dispatcher",), ("reason",)),  # 不予立案

@@ -98,7 +98,8 @@ def roles_of(user: User) -> list[RoleAssignment]:
         return []
     cached = getattr(user, "_gridloop_roles", None)
     if cached is None:
-        cached = list(RoleAssignment.objects.filter(user=user).select_related("region", "department__region"))
+        cached = list(RoleAssignment.objects.filter(user=user).select_related("region", "department__region")
+                      .defer("region__boundary", "department__region__boundary"))
         user._gridloop_roles = cached
     return cached
 

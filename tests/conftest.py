@@ -8,6 +8,7 @@ from tests.factories import small_city
 def _fresh_grid_index(settings):
     # Every locate re-checks the geometry version (tests roll back imports between them).
     settings.GRIDLOOP_GRID_INDEX_CHECK_SECONDS = 0
+    settings.GRIDLOOP_CONFIG_CHECK_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

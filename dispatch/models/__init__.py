@@ -1,6 +1,17 @@
 """Dispatch models, one file per concept."""
 
 from .calendar import CalendarOverride
+from .evaluation import (
+    BlackListing,
+    Briefing,
+    CaseFact,
+    DailyFact,
+    FactItem,
+    LeagueEntry,
+    LeagueTable,
+    RollupCursor,
+    SummaryFact,
+)
 from .heartbeat import Heartbeat
 from .outbox import InboxItem, OutboxChannel, OutboxMessage, OutboxState
 from .routing import RoutingRule
@@ -8,4 +19,6 @@ from .sla import Light, SlaPolicy, Stage, StageClock
 from .supervision import SupervisionKind, SupervisionOrder, SupervisionType
 
 __all__ = ["CalendarOverride", "Heartbeat", "InboxItem", "OutboxChannel", "OutboxMessage", "OutboxState", "RoutingRule", "SupervisionKind", "SupervisionOrder", "SupervisionType",
-           "Light", "SlaPolicy", "Stage", "StageClock"]
+           "Light", "SlaPolicy", "Stage", "StageClock",
+           "BlackListing", "Briefing", "CaseFact", "DailyFact", "FactItem", "LeagueEntry", "LeagueTable", "RollupCursor",
+           "SummaryFact"]

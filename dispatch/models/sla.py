@@ -29,7 +29,8 @@ class SlaPolicy(models.Model):
     """A time limit for one stage, for a category, urgency and command level — each blank means "any".
 
     The most specific matching row wins (category, then urgency, then level), then the higher priority, then the
-    older row. No match: the defaults documented in ``dispatch.sla``.
+    older row. No match: the defaults documented in ``dispatch.sla``. Each stage × category × urgency × level has at
+    most one row (the constraints below; the API and the admin say so first), so two matching rows never tie.
     """
 
     stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices)
@@ -47,6 +48,11 @@ class SlaPolicy(models.Model):
         ordering = ["stage", "id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="sla_policy_amount_positive"),
+            # one row per stage × category × urgency × level ("any" category counted as a value of its own)
+            models.UniqueConstraint(fields=["stage", "category", "urgency", "level"],
+                                    condition=models.Q(category__isnull=False), name="sla_policy_unique"),
+            models.UniqueConstraint(fields=["stage", "urgency", "level"], condition=models.Q(category__isnull=True),
+                                    name="sla_policy_unique_any_category"),
         ]
         indexes = [models.Index(fields=["stage", "category"])]
 
@@ -59,7 +65,10 @@ class StageClock(models.Model):
     """The clock of one stage of a case at one command level. ``warn_at`` (80 % used) and ``deadline`` (100 %) are
     stored so the sweep finds due rows through an index; both move when the clock is paused, resumed or extended."""
 
-    case = models.ForeignKey("events.Case", verbose_name=_("case"), on_delete=models.PROTECT, related_name="clocks")
+    # No index of its own: clock_case_open (case, finished_at) serves every lookup by case, and each index costs the
+    # sweep a write per light change.
+    case = models.ForeignKey("events.Case", verbose_name=_("case"), on_delete=models.PROTECT, related_name="clocks",
+                             db_index=False)
     stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices)
     level = models.CharField(_("command level"), max_length=10, choices=CommandLevel.choices,
                              default=CommandLevel.STREET)
@@ -80,9 +89,17 @@ class StageClock(models.Model):
         verbose_name = _("stage clock")
         verbose_name_plural = _("stage clocks")
         ordering = ["case_id", "started_at", "id"]
+        # The sweep's three claim queries (dispatch.clocks), one partial index each: only open, running clocks whose
+        # next light change is still ahead are in them, so a claim reads just the rows that are due — not the red
+        # clocks of long-overdue cases, nor finished or paused ones (most of the table).
         indexes = [
-            models.Index(fields=["finished_at", "warn_at"], name="clock_due_warn"),
-            models.Index(fields=["finished_at", "deadline"], name="clock_due_deadline"),
+            models.Index(fields=["warn_at"], name="clock_due_green", condition=models.Q(
+                finished_at__isnull=True, paused_at__isnull=True, light="green")),
+            models.Index(fields=["deadline"], name="clock_due_yellow", condition=models.Q(
+                finished_at__isnull=True, paused_at__isnull=True, light="yellow")),
+            models.Index(fields=["deadline"], name="clock_breach_pending", condition=models.Q(
+                finished_at__isnull=True, paused_at__isnull=True, light="red", escalated_for_breach=False,
+                level__in=["street", "district"])),
             models.Index(fields=["case", "finished_at"], name="clock_case_open"),
         ]
 

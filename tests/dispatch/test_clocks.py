@@ -177,3 +177,72 @@ def test_the_case_detail_lists_its_clocks(world, garbage):
                            "paused_seconds"}
     assert handle["light"] == "green" and handle["finished_at"] is None and handle["on_time"] is None
     assert datetime.fromisoformat(handle["deadline"]) == local(17)
+
+
+# --- Level changes restart the clock at the new level ---------------------------------------------------------------
+def test_a_manual_escalation_restarts_the_stage_clock_with_the_new_levels_limit(world, garbage):
+    from dispatch.models import SlaPolicy
+
+    SlaPolicy.objects.create(stage="handle", level="district", amount=8, unit="work_hour")
+    case = handling_case(world, garbage)
+    with at(14):
+        act(case, "escalate", world.dispatcher, reason="超出街道处置能力")
+    street, district = StageClock.objects.filter(case=case, stage="handle").order_by("id")
+    assert (street.level, street.finished_at, street.on_time, street.escalated_for_breach) == (
+        "street", local(14), True, False)
+    assert (district.level, district.started_at, district.finished_at) == ("district", local(14), None)
+    assert (district.limit_amount, district.limit_unit) == (8, "work_hour")
+    assert district.deadline == local(14, 30, day=25)  # 8 working hours from Tue 14:00 (3.5 h + 4.5 h Wednesday)
+    assert open_clock(case) == district
+
+
+def test_a_manual_escalation_after_the_deadline_finishes_the_old_clock_late_and_the_sweep_does_not_escalate_again(
+        world, garbage):
+    from dispatch.clocks import sweep
+
+    case = handling_case(world, garbage)
+    with at(17, 10):
+        act(case, "escalate", world.dispatcher, reason="超期，上报区指挥中心")
+        result = sweep()
+    assert result.escalated == 0  # the breach of the street clock was escalated by hand already
+    street, district = StageClock.objects.filter(case=case, stage="handle").order_by("id")
+    assert street.on_time is False and street.finished_at == local(17, 10)
+    assert district.level == "district" and district.deadline == local(13, 40, day=25)  # a fresh 4 h: 20 min + 3 h 40
+    case.refresh_from_db(fields=["level", "escalations_count"])
+    assert (case.level, case.escalations_count) == ("district", 1)
+
+
+def test_escalating_a_suspended_case_starts_the_new_clock_paused(world, garbage):
+    case = handling_case(world, garbage)
+    with at(14):
+        act(case, "suspend", world.dispatcher, reason="待拆迁", until="2026-11-26")
+    with at(15):
+        act(case, "escalate", world.supervisor, reason="需区级协调")
+    clock = open_clock(case)
+    assert (clock.level, clock.started_at, clock.paused_at) == ("district", local(15), local(15))
+    old = StageClock.objects.filter(case=case, stage="handle", level="street").get()
+    assert old.finished_at == local(15) and old.paused_at is None and old.paused_seconds == 3600
+    with at(10, day=25):
+        act(case, "resume", world.district_dispatcher)
+    clock = open_clock(case)
+    # paused Tue 15:00–17:30 and Wed 08:30–10:00 (4 working hours): the full 4 hours run from Wed 10:00
+    assert clock.paused_at is None and clock.paused_seconds == 4 * 3600
+    assert clock.deadline == local(15, 30, day=25)
+
+
+def test_after_the_level_up_on_a_second_return_the_dispatch_clock_carries_the_upper_levels_limit(world, garbage):
+    from dispatch.models import SlaPolicy
+
+    SlaPolicy.objects.create(stage="dispatch", level="district", amount=1, unit="urgent_hour")
+    case = handling_case(world, garbage)
+    with at(13, 40):
+        act(case, "return", world.handler, reason="非本单位")
+        act(case, "dispatch", world.dispatcher, department=world.dept_y.code)
+    with at(14):
+        case = act(case, "return", world.handler_y, reason="非本单位")
+    assert case.level == "district"
+    clock = open_clock(case)
+    assert (clock.stage, clock.level, clock.started_at) == ("dispatch", "district", local(14))
+    assert (clock.limit_amount, clock.limit_unit, clock.deadline) == (1, "urgent_hour", local(15))
+    street_dispatch = StageClock.objects.filter(case=case, stage="dispatch").order_by("id")
+    assert [c.level for c in street_dispatch] == ["street", "street", "district"]

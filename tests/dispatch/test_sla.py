@@ -54,13 +54,17 @@ def test_the_most_specific_policy_wins(world):
     assert (limit.amount, limit.unit, limit.source) == (7, "work_hour", f"policy #{category_row.pk}")
 
 
-def test_priority_then_the_older_row_break_ties(world):
-    first = SlaPolicy.objects.create(stage="accept", urgency="normal", amount=1, unit="work_hour")
-    SlaPolicy.objects.create(stage="accept", urgency="normal", amount=3, unit="work_hour")
-    assert policy_match(stage="accept", urgency="normal") == first
-    preferred = SlaPolicy.objects.create(stage="accept", urgency="normal", amount=5, unit="work_hour", priority=5)
-    assert policy_match(stage="accept", urgency="normal") == preferred
-    assert policy_match(stage="accept", urgency="urgent") is None  # rows for another urgency do not match
+def test_one_row_per_combination_and_specificity_beats_priority(world):
+    """Two rows for the same stage, category, urgency and level are refused (so matching rows never tie), and a
+    more specific row wins over a wider one whatever their priorities."""
+    from django.db import IntegrityError, transaction
+
+    specific = SlaPolicy.objects.create(stage="accept", urgency="normal", amount=1, unit="work_hour")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SlaPolicy.objects.create(stage="accept", urgency="normal", amount=3, unit="work_hour", priority=5)
+    SlaPolicy.objects.create(stage="accept", amount=5, unit="work_hour", priority=99)
+    assert policy_match(stage="accept", urgency="normal") == specific
+    assert policy_match(stage="accept", urgency="urgent").amount == 5  # only the wider row matches
 
 
 def test_an_unknown_stage_is_refused(world):

@@ -38,6 +38,19 @@ def handling_case(world):
     return case
 
 
+@pytest.fixture
+def batch_failures_expected():
+    """Requested by the tests in which a batch is meant to fail and be done again one clock at a time."""
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _batches_do_not_fail(request, caplog):
+    yield
+    if "batch_failures_expected" not in request.fixturenames:  # the set-based path did the work, not the fallback
+        assert "doing them one by one" not in caplog.text
+
+
 def handle_clocks(case):
     return list(StageClock.objects.filter(case=case, stage="handle").order_by("id"))
 
@@ -113,7 +126,8 @@ def test_running_the_sweep_twice_escalates_once(world):
 
 
 @pytest.mark.django_db
-def test_a_sweep_that_fails_half_way_leaves_nothing_and_the_next_one_escalates_once(world, monkeypatch):
+def test_a_sweep_that_fails_half_way_leaves_nothing_and_the_next_one_escalates_once(world, monkeypatch,
+                                                                                     batch_failures_expected):
     case = handling_case(world)
 
     def crash(**kwargs):
@@ -221,3 +235,194 @@ def test_the_sweep_sends_a_warning_then_an_overdue_notice_and_tells_the_district
     assert OutboxMessage.objects.filter(case=case, kind="overdue", recipient_user=world.handler).count() == 1
     assert OutboxMessage.objects.filter(case=case, kind="escalate",
                                         recipient_user=world.district_dispatcher).count() == 1
+
+
+# --- The set-based pass: batches, the same results as one clock at a time, faults -----------------------------------
+def accepted_case(world):
+    """Hotline case filed Tue 13:50 and accepted 14:00 (no department yet): its dispatch clock (2 work_hour) warns at
+    15:36 and runs out at 16:00; its notices go to the street's dispatchers."""
+    from tests.events.conftest import file_hotline
+
+    with at(13, 50):
+        case = file_hotline(world)
+    with at(14):
+        return act(case, "accept", world.dispatcher, category="E0102")
+
+
+def outbox_rows(case):
+    from dispatch.models import OutboxMessage
+
+    return sorted((m.kind, m.recipient_user.username, m.title, m.body, m.event_seq, tuple(sorted(m.payload.items())))
+                  for m in OutboxMessage.objects.filter(case=case, kind__in=["warning", "overdue", "escalate"]))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["batch", "one_by_one"])
+def test_the_set_based_pass_does_what_one_clock_at_a_time_does(world, monkeypatch, mode, caplog,
+                                                              batch_failures_expected):
+    """The same lights, notices, escalations and new clocks whether a batch goes through ``_advance_batch`` or (when
+    it fails) through ``_advance`` clock by clock."""
+    if mode == "one_by_one":
+        def broken(*args, **kwargs):
+            raise RuntimeError("batch path disabled for this test")
+
+        monkeypatch.setattr(clocks_module, "_advance_batch", broken)
+    handling, accepted = handling_case(world), accepted_case(world)
+    with at(15, 40):
+        assert sweep() == clocks_module.SweepResult(warned=1)
+    with at(16, 5):
+        assert sweep() == clocks_module.SweepResult(overdue=1, escalated=1)
+    with at(16, 12):
+        assert sweep() == clocks_module.SweepResult(warned=1)
+    with at(17, 1):
+        assert sweep() == clocks_module.SweepResult(overdue=1, escalated=1)
+    assert outbox_rows(accepted) == [
+        ("escalate", "district_dispatcher", f"案卷 {accepted.number} 已上报至区级指挥中心",
+         "超期: dispatch deadline 2026-11-24 16:00 passed", 3,
+         (("case", accepted.number), ("event", "escalate"), ("seq", 3))),
+        ("overdue", "dispatcher", f"超时：案卷 {accepted.number} 已超过处置时限", "暴露垃圾 · 路灯不亮", None,
+         (("case", accepted.number), ("event", "overdue"), ("seq", None))),
+        ("warning", "dispatcher", f"预警：案卷 {accepted.number} 即将到期", "暴露垃圾 · 路灯不亮", None,
+         (("case", accepted.number), ("event", "warning"), ("seq", None))),
+    ]
+    assert [row[:2] for row in outbox_rows(handling)] == [
+        ("escalate", "district_dispatcher"), ("overdue", "handler"), ("warning", "handler")]
+    for case, stage in ((accepted, "dispatch"), (handling, "handle")):
+        case = Case.objects.get(pk=case.pk)
+        assert (case.level, case.escalations_count) == ("district", 1)
+        old, new = StageClock.objects.filter(case=case, stage=stage).order_by("id")
+        assert (old.light, old.escalated_for_breach, old.on_time, old.finished_at is not None) == (
+            "red", True, False, True)
+        assert (new.level, new.light, new.finished_at, new.started_at) == ("district", "green", None,
+                                                                           sweep_escalations(case)[0].occurred_at)
+        assert chain_verify(case) is None
+    assert ("doing them one by one" in caplog.text) == (mode == "one_by_one")
+
+
+@pytest.mark.django_db
+def test_one_pass_takes_every_due_clock_in_as_many_batches_as_it_needs(world):
+    cases = [handling_case(world) for _ in range(5)]
+    with at(17):
+        result = sweep(batch_size=2)
+    assert (result.overdue, result.escalated) == (5, 5)
+    assert all(Case.objects.get(pk=c.pk).level == "district" for c in cases)
+    with at(17):
+        assert sweep(batch_size=2) == clocks_module.SweepResult()
+
+
+@pytest.mark.django_db
+def test_a_crash_between_batches_keeps_the_first_and_the_next_pass_does_the_rest_once(world, monkeypatch):
+    cases = [handling_case(world) for _ in range(4)]
+    real, calls = clocks_module._advance_batch, []
+
+    def dies_on_the_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("worker killed")  # not an Exception: nothing catches it, as with SIGKILL
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(clocks_module, "_advance_batch", dies_on_the_second_batch)
+    with at(17), pytest.raises(KeyboardInterrupt):
+        sweep(batch_size=2)
+    assert sorted(Case.objects.get(pk=c.pk).escalations_count for c in cases) == [0, 0, 1, 1]
+    monkeypatch.undo()
+    with at(17, 1):
+        assert sweep(batch_size=2).escalated == 2
+        assert sweep().escalated == 0
+    for case in cases:
+        case = Case.objects.get(pk=case.pk)
+        assert case.escalations_count == 1 and len(sweep_escalations(case)) == 1 and chain_verify(case) is None
+        assert StageClock.objects.filter(case=case, finished_at__isnull=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_failing_batch_is_done_again_clock_by_clock_and_a_bad_clock_does_not_stop_the_pass(world, monkeypatch,
+                                                                                           caplog,
+                                                                                           batch_failures_expected):
+    cases = [handling_case(world) for _ in range(3)]
+    bad = handle_clocks(cases[1])[0].pk
+    real_advance = clocks_module._advance
+
+    def advance(clock, *args):
+        if clock.pk == bad:
+            raise RuntimeError("a bad row")
+        return real_advance(clock, *args)
+
+    monkeypatch.setattr(clocks_module, "_advance", advance)
+    monkeypatch.setattr("dispatch.outbox.notifications_bulk", lambda *a, **k: (_ for _ in ()).throw(
+        RuntimeError("outbox down")))
+    with at(17):
+        result = sweep()
+    assert result.escalated == 2  # the other two, one at a time
+    assert "doing them one by one" in caplog.text and f"clock {bad}" in caplog.text
+    assert [Case.objects.get(pk=c.pk).level for c in cases] == ["district", "street", "district"]
+    monkeypatch.undo()
+    with at(17, 1):
+        assert sweep().escalated == 1  # the bad row stayed due and goes through once it is fixed
+
+
+@pytest.mark.django_db
+def test_the_number_of_queries_does_not_grow_with_the_due_clocks(world):
+    """Warnings only (no escalation): a pass over 2 or 6 due clocks runs the same statements."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(count):
+        for _ in range(count):
+            handling_case(world)
+        with at(16, 20), CaptureQueriesContext(connection) as captured:
+            assert sweep().warned == count
+        return len(captured)
+
+    assert queries_for(2) == queries_for(6)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_case_locked_by_a_transition_is_left_to_the_next_pass_and_the_others_go_on(world):
+    from django.db import transaction
+
+    cases = [handling_case(world) for _ in range(3)]
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                list(Case.objects.select_for_update().filter(pk=cases[0].pk))
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        result = sweep(now=local(17, 5))  # ends although one due clock cannot be finished now
+    finally:
+        release.set()
+        holder.join(30)
+    assert (result.overdue, result.escalated) == (3, 2)
+    first = handle_clocks(cases[0])
+    assert len(first) == 1 and first[0].light == "red" and not first[0].escalated_for_breach
+    again = sweep(now=local(17, 6))
+    assert (again.overdue, again.escalated) == (0, 1)  # the overdue notice was written once, at the breach
+    for case in cases:
+        assert Case.objects.get(pk=case.pk).escalations_count == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_each_claim_query_reads_its_partial_index(world):
+    """The claim queries match the predicates of the partial indexes (so a claim reads only due rows)."""
+    from django.db import connection, transaction
+
+    expected = ["clock_breach_pending", "clock_due_yellow", "clock_due_green"]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for (condition, order), index in zip(clocks_module._due_claims(local(17)), expected, strict=True):
+            query = clocks_module._locking(StageClock.objects.filter(condition).order_by(order, "id"))[:1000]
+            sql, params = query.query.sql_with_params()
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert index in plan, plan

@@ -54,6 +54,16 @@ def fields_of(response) -> set[str]:
 
 
 # --- Intake ----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt, extra", [("json", {}), ("multipart", {"photos": [photo(), photo("b.png", "PNG")]})])
+def test_the_intake_answer_is_the_document_a_read_of_the_case_returns(world, fmt, extra):
+    # The 201 body is built from the rows just written, without reading them back: it must be the same document.
+    response = post_case(world.operator, fmt, **hotline_fields(world, **extra))
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert len(body["photos"]) == len(extra.get("photos", [])) and len(body["clocks"]) == 1
+    assert body == client_for(world.operator).get(f"/api/v1/cases/{body['number']}/").json()
+
+
 def test_a_patrol_report_with_photos_is_filed_as_multipart_and_accepted_by_rule(world):
     response = post_case(world.worker, "multipart", **patrol_fields(world))
     assert response.status_code == 201, response.content
