@@ -45,7 +45,7 @@ def test_the_command_limits_services_and_records_who_made_it(o311, world):
 @pytest.mark.parametrize("args, words", [
     (["app", "--services", "C0101,X9999"], "X9999"),
     (["app", "--created-by", "nobody"], "nobody"),
-    (["   "], "name"),
+    (["   "], "name|名称"),  # the command speaks the default language (zh-hans)
 ])
 def test_the_command_refuses_bad_input_and_makes_nothing(world, args, words):
     with pytest.raises(CommandError, match=words):
