@@ -18,7 +18,9 @@ OVERRIDES = "/api/v1/calendar-overrides/"
 
 @pytest.fixture
 def admin(world):
-    return client_for(make_user("a", ("admin", None)))
+    client = client_for(make_user("a", ("admin", None)))
+    client.credentials(HTTP_ACCEPT_LANGUAGE="en")  # the assertions below read the English messages
+    return client
 
 
 def rule_body(world, **changes) -> dict:
