@@ -370,14 +370,8 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             reporter=actor.user, citizen_key=key, created_at=now, updated_at=now,
         )
         case.save()
-        report = InboundReport.objects.create(
-            channel=data.channel, case=case, reporter=actor.user, citizen_name=data.citizen_name[:50],
-            citizen_phone=data.citizen_phone[:20], citizen_openid=data.citizen_openid[:64],
-            citizen_email=data.citizen_email, citizen_key=key, description=description, lat=data.lat, lng=data.lng,
-            address=data.address[:300], category=data.category, urgency=data.urgency,
-            self_handled=data.self_handled, raw_payload=data.raw_payload, received_at=now,
-            idempotency_key=data.idempotency_key, idempotency_scope=scope if data.idempotency_key else "",
-        )
+        report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
+                                 now=now)
         attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, 1)
         attachments += _attach(case, before, AttachmentKind.BEFORE, actor, now, 1)
         attachments += _attach(case, after, AttachmentKind.AFTER, actor, now, 1)
@@ -460,6 +454,19 @@ def _required(action: Action, inputs: dict) -> None:
             raise InvalidInput(f"{action.name} needs {name}", field=name)
 
 
+def _inbound_report(case: Case, *, actor: Actor, data: ReportInput, description: str, key: str, scope: str,
+                    now: datetime) -> InboundReport:
+    """The raw, immutable record of what the channel delivered, attached to ``case``."""
+    return InboundReport.objects.create(
+        channel=data.channel, case=case, reporter=actor.user, citizen_name=data.citizen_name[:50],
+        citizen_phone=data.citizen_phone[:20], citizen_openid=data.citizen_openid[:64],
+        citizen_email=data.citizen_email, citizen_key=key, description=description, lat=data.lat, lng=data.lng,
+        address=data.address[:300], category=data.category, urgency=data.urgency, self_handled=data.self_handled,
+        raw_payload=data.raw_payload, received_at=now, idempotency_key=data.idempotency_key,
+        idempotency_scope=scope if data.idempotency_key else "",
+    )
+
+
 def _report_join(candidate: Candidate, *, actor: Actor, data: ReportInput, description: str, key: str, scope: str,
                  photos: list[Photo], now: datetime) -> Case | None:
     """Add a report to an open case it repeats (a further report, not a new case), as a ``report_added`` event;
@@ -468,14 +475,8 @@ def _report_join(candidate: Candidate, *, actor: Actor, data: ReportInput, descr
         case = Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=candidate.case.pk)
         if case.state not in OPEN_STATES:
             return None
-        report = InboundReport.objects.create(
-            channel=data.channel, case=case, reporter=actor.user, citizen_name=data.citizen_name[:50],
-            citizen_phone=data.citizen_phone[:20], citizen_openid=data.citizen_openid[:64],
-            citizen_email=data.citizen_email, citizen_key=key, description=description, lat=data.lat, lng=data.lng,
-            address=data.address[:300], category=data.category, urgency=data.urgency, raw_payload=data.raw_payload,
-            received_at=now, idempotency_key=data.idempotency_key,
-            idempotency_scope=scope if data.idempotency_key else "",
-        )
+        report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
+                                 now=now)
         attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, case.last_seq + 1)
         event_append(case=case, kind="report_added", actor=actor, role="", from_state=case.state, to_state=case.state,
                      payload={"report": report.pk, "channel": data.channel, "distance_m": candidate.distance_m,
