@@ -1,6 +1,5 @@
 """Writes for the events app: categories, case intake (受理), the one case transition function ``case_act``, the
 case event log appends, and contact-detail views."""
-import csv
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.csv_rows import csv_rows
 from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unprocessable
 from dispatch.clocks import clocks_on_transition
 from dispatch.outbox import notifications_for_event
@@ -102,15 +102,7 @@ def _check_row(line: int, row: dict, problems: list[str]) -> dict | None:
 def categories_load(*, path: Path | str = DEFAULT_CATEGORIES_CSV) -> CategoryLoadSummary:
     """Create or update categories from a CSV with the columns of shared/domain/categories.csv. All-or-nothing;
     every problem names its line and field. Categories missing from the file are left as they are."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in CATEGORY_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise CategoryLoadError([f"line 1: missing columns: {', '.join(missing)}"])
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CategoryLoadError([f"{path}: cannot read as UTF-8 CSV: {exc}"]) from exc
+    rows = csv_rows(path, required=CATEGORY_COLUMNS, error=CategoryLoadError)
 
     problems: list[str] = []
     checked: dict[str, tuple[int, dict]] = {}

@@ -19,7 +19,6 @@ commit, one (device, rule) per transaction: the case is opened through ``events.
 a crash, or by case work that failed, are taken up by the beat task (``sensor_alarms_process``).
 """
 
-import csv
 import json
 import logging
 import math
@@ -37,6 +36,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from config.csv_rows import csv_rows
 from config.errors import DomainError, InvalidInput, PermissionDenied, Unprocessable
 from dispatch.outbox import Recipient, center_code, dispatchers_of, outbox_enqueue
 from events.actors import Actor
@@ -205,15 +205,7 @@ class DeviceImportSummary:
 def devices_import(*, path: Path | str) -> DeviceImportSummary:
     """Register or update sensors from a UTF-8 CSV with the columns DEVICE_COLUMNS (the first five required).
     All-or-nothing: every problem names its line and field, and then nothing is written."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in REQUIRED_DEVICE_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DeviceImportError([f"line 1: missing columns: {', '.join(missing)}"])
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DeviceImportError([f"{path}: cannot read as UTF-8 CSV: {exc}"]) from exc
+    rows = csv_rows(path, required=REQUIRED_DEVICE_COLUMNS, error=DeviceImportError)
     problems: list[str] = []
     checked: dict[str, tuple[int, dict]] = {}
     for line, row in rows:
