@@ -70,6 +70,46 @@ def load(path, token, make_body, seconds, clients):
     return ok[0], errors[0], time.perf_counter() - started
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(match) -> float:
+    """CPU seconds (user + system) used so far by the processes whose /proc/<pid>/stat ``match`` accepts."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        if match(int(entry), comm, int(fields[1])):
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+class CpuSplit:
+    """CPU per request of the web workers, PostgreSQL (all its processes) and this load driver, over one phase."""
+
+    def __init__(self, server_pid):
+        self.server_pid = server_pid
+
+    def sample(self):
+        return (cpu_seconds(lambda pid, comm, ppid: ppid == self.server_pid),
+                cpu_seconds(lambda pid, comm, ppid: comm.startswith("postgres")),
+                sum(os.times()[:2]))
+
+    def start(self):
+        self.before = self.sample()
+
+    def per_request(self, requests):
+        after = self.sample()
+        return [(a - b) * 1000 / max(requests, 1) for a, b in zip(after, self.before)]
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -133,14 +173,19 @@ def main():
         def intake_body(rng):
             return {"channel": "hotline", **bare_body(rng)}
 
+        split = CpuSplit(gunicorn.pid)
         load("/bench/bare/reports/", tokens["operator"], bare_body, 2, args.clients)  # warm-up
+        split.start()
         bare_ok, bare_err, bare_s = load("/bench/bare/reports/", tokens["operator"], bare_body, args.seconds,
                                          args.clients)
+        bare_cpu = split.per_request(bare_ok + bare_err)
         load("/api/v1/cases/", tokens["operator"], intake_body, 2, args.clients)  # warm-up
         count_before = int(sh(python, "manage.py", "shell", "--no-imports", "-c",
                               "from events.models import Case; print(Case.objects.count())", env=env)
                            .stdout.split()[-1])
+        split.start()
         ok, err, secs = load("/api/v1/cases/", tokens["operator"], intake_body, args.seconds, args.clients)
+        intake_cpu = split.per_request(ok + err)
         count_after = int(sh(python, "manage.py", "shell", "--no-imports", "-c",
                              "from events.models import Case; print(Case.objects.count())", env=env)
                           .stdout.split()[-1])
@@ -184,6 +229,9 @@ def main():
     print(f"  Gridloop POST /cases/    : {rps:8.1f} req/s  ({ok} ok, {err} errors)")
     print(f"  ratio Gridloop / bare    : {rps / bare_rps:8.2f}   (target ≥ 0.60)")
     print(f"  cases written            : {count_after - count_before} (must equal {ok} successful requests)")
+    print("  CPU ms per request        web workers   PostgreSQL   load driver")
+    for name, (web, db, driver) in (("bare", bare_cpu), ("Gridloop", intake_cpu)):
+        print(f"    {name:22s} {web:10.2f} {db:12.2f} {driver:13.2f}")
     print(f"\nTransition latency over HTTP, one client, {args.latency_cases} cases × accept/dispatch/sign:")
     for action, values in latencies.items():
         print(f"  {action:9s} p50 {percentile(values, 50):6.2f} ms   p95 {percentile(values, 95):6.2f} ms")

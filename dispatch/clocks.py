@@ -143,16 +143,22 @@ def _finish(clock: StageClock, calendar, now: datetime, on_time: bool | None = N
 
 # --- Transitions ---------------------------------------------------------------------------------------------------------
 def clocks_on_transition(*, case: Case, action: str, from_state: str, now: datetime) -> list[StageClock]:
-    """Start / finish / pause / resume / extend / restart the case's clocks for the action just applied; returns the
-    clocks it started.
+    """Start / finish / pause / resume / extend / restart the case's clocks for the action just applied; returns all
+    the case's clocks as they are now, oldest first (what the case detail shows, so it need not read them again).
 
     Called by ``events.services`` after the action's event is appended, with the case row locked and ``case.state``
     already the new state.
     """
     calendar = work_calendar()
-    # A case just reported has no clocks yet: no need to ask.
-    open_clocks = [] if action == "reported" else list(
-        StageClock.objects.filter(case=case, finished_at__isnull=True).order_by("id"))
+    # A case just reported has no clocks yet: no need to ask. A case has a handful of clocks: all are read.
+    clocks = [] if action == "reported" else list(StageClock.objects.filter(case=case))
+    started = _clocks_move(case, clocks, action, calendar, now)
+    return sorted(clocks + started, key=lambda clock: (clock.started_at, clock.pk))
+
+
+def _clocks_move(case: Case, clocks: list[StageClock], action: str, calendar, now: datetime) -> list[StageClock]:
+    """Apply ``action`` to the case's open clocks (saving each one changed); returns the clocks started."""
+    open_clocks = sorted((clock for clock in clocks if clock.finished_at is None), key=lambda clock: clock.pk)
     if action in ("suspend", "resume", "approve_extension"):
         for clock in open_clocks:
             if clock.stage != Stage.HANDLE:

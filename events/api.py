@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import NotFound, PermissionDenied
 from grids.api import BAD_INPUT, query_params
 from grids.serializers import ErrorSerializer
 
@@ -239,14 +240,19 @@ class CaseActionView(APIView):
         },
     )
     def post(self, request, number, action):
-        _visible_or_404(request, number)
         serializer = CaseActionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         inputs = dict(serializer.validated_data)  # only the keys sent: the fields have no defaults
         key = _idempotency_key(request)
         if key:
             inputs["idempotency_key"] = key  # case_act ignores a retry of an action already taken with this key
-        case = case_act(case=number, action=action, actor=Actor.staff(request.user), inputs=inputs)
+        try:
+            case = case_act(case=number, action=action, actor=Actor.staff(request.user), inputs=inputs)
+        except (PermissionDenied, NotFound):
+            # Whoever may act on a case may see it, so only a refusal needs the visibility check: a case outside
+            # the caller's area is a 404, as if it did not exist.
+            _visible_or_404(request, number)
+            raise
         # The actor saw the case a moment ago; it may have just left their scope (a handler returning it). The case
         # row as the action left it is at hand: only its related rows are read.
         return case_detail_response(request, case.number, case=selectors.case_detail_complete(case))

@@ -7,8 +7,8 @@ category's window (``Category.duplicate_window_hours``, default 72 h). A report 
 dispatcher will classify) matches open cases of any category within the default radius and window.
 
 The search is one indexed query: a partial B-tree index on ``(lat, lng)`` over open cases only
-(``case_open_point``), a bounding box around the point, then the exact great-circle distance in Python over the
-points inside the box, and one more query for the nearest few cases. Candidates come back nearest first, same category before same class.
+(``case_open_point``), a bounding box around the point, the nearest few ranked in the database, then the exact
+great-circle distance in Python for those, and (unless only their numbers are wanted) one more query for the cases. Candidates come back nearest first, same category before same class.
 
 What is done with candidates is the channel's business (``events.services.case_report``): sensor reports join the
 nearest same-category case automatically; reports by people are only suggested — the reported event lists the
@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Case as Case_
+from django.db.models import ExpressionWrapper, F, FloatField, Q, Value, When
 
 from .models import OPEN_STATES, Case, Category
 
@@ -33,9 +34,11 @@ MAX_RADIUS_M = 1000
 
 @dataclass(frozen=True)
 class Candidate:
-    case: Case
+    pk: int
+    number: str
     distance_m: float
     same_category: bool
+    case: Case | None = None  # loaded unless the search was asked not to (intake needs only the number)
 
 
 def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -56,10 +59,10 @@ def search_rules(category: Category | None) -> tuple[float, timedelta]:
 
 
 def duplicate_candidates(*, lat: float | None, lng: float | None, category: Category | None, now: datetime,
-                         exclude_pk: int | None = None, limit: int = 5, within: Q | None = None
-                         ) -> list[Candidate]:
+                         exclude_pk: int | None = None, limit: int = 5, within: Q | None = None,
+                         load_cases: bool = True) -> list[Candidate]:
     """Open cases that a report at (lat, lng) of ``category`` probably repeats, nearest first (module docstring);
-    ``within`` limits them further (a viewer's area scope)."""
+    ``within`` limits them further (a viewer's area scope). Without ``load_cases`` only their ids and numbers."""
     if lat is None or lng is None:
         return []
     radius, window = search_rules(category)
@@ -69,23 +72,32 @@ def duplicate_candidates(*, lat: float | None, lng: float | None, category: Cate
                                lng__range=(lng - dlng, lng + dlng), created_at__gte=now - window)
     if within is not None:
         rows = rows.filter(within)
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
     if category is not None:
         rows = rows.filter(category__kind=category.kind, category__major_code=category.major_code)
-    # Points first, as plain tuples, the exact distance in Python, then the few nearest cases as objects. The read is
-    # bounded to the newest 200 open cases in the box: more than that is a pile-up (dozens of calls about one fire),
-    # where any of them is a fair suggestion and reading them all would slow every further report.
+    # The database ranks the points in the box by a flat-earth distance (in degrees of latitude, squared: exact
+    # enough within a kilometre) and returns only the nearest few, same category first; the exact great-circle
+    # distance is then computed for those. A pile-up (dozens of calls about one fire) costs one sort in the database,
+    # not hundreds of rows read here.
+    k = math.cos(math.radians(lat))
+    flat = ExpressionWrapper((F("lat") - lat) * (F("lat") - lat) + (F("lng") - lng) * k * ((F("lng") - lng) * k),
+                             output_field=FloatField())
+    rank = [Value(1)] if category is None else [Case_(When(category_id=category.pk, then=Value(0)), default=Value(1))]
+    rows = (rows.annotate(other=rank[0], flat=flat).filter(flat__lte=dlat * dlat * 1.0001)
+            .order_by("other", "flat", "created_at", "pk").values_list("pk", "number", "lat", "lng", "other")[:limit * 2])
     near = []
-    for pk, case_lat, case_lng, category_id, created_at in rows.values_list(
-            "pk", "lat", "lng", "category_id", "created_at").order_by("-created_at")[:200]:
-        if pk == exclude_pk:
-            continue
+    for pk, number, case_lat, case_lng, other in rows:
         distance = distance_m(lat, lng, case_lat, case_lng)
         if distance <= radius:
-            same = category is not None and category_id == category.pk
-            near.append((not same, distance, created_at, pk))
-    near = sorted(near)[:limit]
-    cases = Case.objects.select_related("category").in_bulk([pk for *_, pk in near])
-    return [Candidate(cases[pk], round(distance, 1), not other) for other, distance, _, pk in near if pk in cases]
+            near.append((other, distance, pk, number))
+    near.sort(key=lambda row: row[:2])  # stable: equally near cases stay oldest first
+    near = near[:limit]
+    if not load_cases:
+        return [Candidate(pk, number, round(distance, 1), not other) for other, distance, pk, number in near]
+    cases = Case.objects.select_related("category").in_bulk([pk for *_, pk, _number in near])
+    return [Candidate(pk, number, round(distance, 1), not other, cases[pk])
+            for other, distance, pk, number in near if pk in cases]
 
 
 def case_duplicate_candidates(case: Case, *, now: datetime, within: Q | None = None, limit: int = 5

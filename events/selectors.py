@@ -118,19 +118,23 @@ def case_detail_get(*, number: str, user=None) -> Case | None:
 
 def case_detail_complete(case: Case) -> Case:
     """Load what the detail shows besides the case row and its category/department/reporter (which the caller read
-    with it): regions, merge target, reports, photos, event log and clocks."""
-    ids = {case.grid_id, case.street_id, case.district_id} - {None}
-    regions = {r.pk: r for r in Region.objects.only("id", "code", "name", "level").filter(pk__in=ids)}
-    case.grid, case.street, case.district = (regions.get(i) for i in (case.grid_id, case.street_id, case.district_id))
+    with it): regions, merge target, reports, photos, event log and clocks — those not on the case already (a service
+    that just changed the case hands over its regions and clocks)."""
+    regions = ("grid", "street", "district")
+    if not all(Case._meta.get_field(name).is_cached(case) for name in regions):
+        ids = {case.grid_id, case.street_id, case.district_id} - {None}
+        found = {r.pk: r for r in Region.objects.only("id", "code", "name", "level").filter(pk__in=ids)}
+        case.grid, case.street, case.district = (found.get(getattr(case, f"{name}_id")) for name in regions)
     if case.merged_into_id is not None:
         case.merged_into = Case.objects.only("id", "number").get(pk=case.merged_into_id)
-    return with_related(
-        case,
-        reports=InboundReport.objects.filter(case=case).order_by("id"),
-        attachments=Attachment.objects.filter(case=case).order_by("id"),
-        events=CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq"),
-        clocks=StageClock.objects.filter(case=case).order_by("started_at", "id"),
-    )
+    loaded = getattr(case, "_prefetched_objects_cache", {})
+    related = {
+        "reports": lambda: InboundReport.objects.filter(case=case).order_by("id"),
+        "attachments": lambda: Attachment.objects.filter(case=case).order_by("id"),
+        "events": lambda: CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq"),
+        "clocks": lambda: StageClock.objects.filter(case=case).order_by("started_at", "id"),
+    }
+    return with_related(case, **{name: rows() for name, rows in related.items() if name not in loaded})
 
 
 def case_visible(*, number: str, user) -> bool:

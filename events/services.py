@@ -249,6 +249,11 @@ def _regions():
     return Region.objects.defer("boundary")
 
 
+def _region_ref(pk: int, level: str, code: str, name: str) -> Region:
+    """A region as if read with only these fields (any other field is loaded from the database when first used)."""
+    return Region.from_db(connection.alias, ["id", "code", "name", "level"], [pk, code, name, level])
+
+
 def _place(data: ReportInput) -> tuple[Region | None, Region]:
     """(grid, most specific region) for the report's location, or the reason it cannot be placed."""
     if data.unstructured:
@@ -263,10 +268,11 @@ def _place(data: ReportInput) -> tuple[Region | None, Region]:
         entry = locate(data.lat, data.lng)
         if entry is None:
             raise Unprocessable("this point is outside the service area (no unit grid contains it)", field="lat")
-        # The grid and its ancestors in one query (case_report needs the street and district too).
-        found = {r.code: r for r in _regions().filter(code__in=[entry.code, *ancestor_codes(entry.code)])}
-        grid = found[entry.code]
-        grid._gridloop_ancestors = [r for code, r in found.items() if code != entry.code]
+        # The grid and its ancestors as the locate index knows them (ids, codes, names, levels; the rest is read if
+        # ever asked for): case_report needs the street and district too, and no query is needed for them.
+        grid = _region_ref(entry.region_id, Level.GRID, entry.code, entry.name)
+        grid._gridloop_ancestors = [_region_ref(pk, level, code, name)
+                                    for pk, (level, code, name) in zip(entry.ancestor_ids, entry.ancestors, strict=True)]
         return grid, grid
     if data.region_code:
         region = _regions().filter(code=data.region_code).first()
@@ -343,7 +349,7 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     )
     key = citizen_key(phone=data.citizen_phone, openid=data.citizen_openid, email=data.citizen_email)
     now = timezone.now()
-    candidates = duplicate_candidates(lat=data.lat, lng=data.lng, category=data.category, now=now)
+    candidates = duplicate_candidates(lat=data.lat, lng=data.lng, category=data.category, now=now, load_cases=False)
     if data.channel == Channel.SENSOR and candidates and candidates[0].same_category:
         # A sensor repeating an open case of the same category nearby joins it instead of opening another.
         joined = _report_join(candidates[0], actor=actor, data=data, description=description, key=key, scope=scope,
@@ -361,13 +367,7 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             self_handled=data.self_handled, outside_reporter_grids=outside,
             reporter=actor.user, citizen_key=key, created_at=now, updated_at=now,
         )
-        case.save()
-        report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
-                                 now=now)
-        attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, 1)
-        attachments += _attach(case, before, AttachmentKind.BEFORE, actor, now, 1)
-        attachments += _attach(case, after, AttachmentKind.AFTER, actor, now, 1)
-        payload = {"channel": data.channel, "region_code": region.code, "photos": [a.pk for a in attachments]}
+        payload = {"channel": data.channel, "region_code": region.code, "photos": []}
         if outside:
             payload["outside_reporter_grids"] = True
         if data.self_handled:
@@ -375,18 +375,35 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
         if data.unstructured:
             payload["unstructured"] = True
         if candidates:  # suggested to the dispatcher, who may merge with one action (GET …/duplicates/ shows them)
-            payload["possible_duplicates"] = [c.case.number for c in candidates]
-        event = event_append(case=case, kind="reported", actor=actor, role=role, to_state=CaseState.REPORTED,
-                             payload=payload, now=now)
-        started = clocks_on_transition(case=case, action="reported", from_state="", now=now)
-        Case.objects.filter(pk=case.pk).update(last_seq=case.last_seq, last_hash=case.last_hash)
+            payload["possible_duplicates"] = [c.number for c in candidates]
+        files = bool(photos or before or after)
+
+        def reported() -> CaseEvent:  # the first event of the chain; moves case.last_seq and last_hash on
+            return _event_row(case=case, kind="reported", actor=actor, role=role, from_state="",
+                              to_state=CaseState.REPORTED, payload=payload, now=now)
+
+        # Without photos the first event is known before the case is written, so the case row goes in with its
+        # chain head; with photos the event names their ids, and the head is written once they exist.
+        event = None if files else reported()
+        case.save()
+        report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
+                                 now=now)
+        attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, 1)
+        attachments += _attach(case, before, AttachmentKind.BEFORE, actor, now, 1)
+        attachments += _attach(case, after, AttachmentKind.AFTER, actor, now, 1)
+        if files:
+            payload["photos"] = [a.pk for a in attachments]
+            event = reported()
+        event.save(force_insert=True)
+        clocks = clocks_on_transition(case=case, action="reported", from_state="", now=now)
+        if files:
+            Case.objects.filter(pk=case.pk).update(last_seq=case.last_seq, last_hash=case.last_hash)
         if (data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL):
             case_act(case=case, action="accept", actor=Actor.system("rule:auto_accept_patrol"),
                      inputs={"note": "rule: reports filed by grid workers are accepted on filing"})
             return Case.objects.get(pk=case.pk), True
     event.actor = actor.user
-    with_related(case, reports=[report], attachments=attachments, events=[event],
-                  clocks=started)
+    with_related(case, reports=[report], attachments=attachments, events=[event], clocks=clocks)
     return case, True
 
 
@@ -464,7 +481,7 @@ def _report_join(candidate: Candidate, *, actor: Actor, data: ReportInput, descr
     """Add a report to an open case it repeats (a further report, not a new case), as a ``report_added`` event;
     None when the case ended between the search and the lock (the caller then opens a case after all)."""
     with transaction.atomic():
-        case = Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=candidate.case.pk)
+        case = Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=candidate.pk)
         if case.state not in OPEN_STATES:
             return None
         report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
@@ -555,9 +572,12 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
             locked = _lock_pair(number, str(inputs["target"]))
             case, target = locked.get(number), locked.get(str(inputs["target"]))
         else:
-            # Category, department and reporter come along (not locked): the clocks need the category's limits, and
-            # the caller usually shows the case after the action.
-            case = (Case.objects.select_for_update(of=("self",)).select_related("category", "department", "reporter")
+            # Category, department, reporter and regions come along (not locked): the clocks need the category's
+            # limits, and the caller usually shows the case after the action.
+            case = (Case.objects.select_for_update(of=("self",))
+                    .select_related("category", "department", "reporter", "grid", "street", "district")
+                    .defer(*(f"{name}__{field}" for name in ("grid", "street", "district")
+                             for field in ("boundary", "parent", "updated_at")))
                     .filter(number=number).first())
         if case is None:
             raise NotFound(f"no case {number}")
@@ -585,8 +605,9 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
         if payload.get("goes_up_to"):
             case_level_up(case, reason=_("returned %(n)s times: re-dispatch from the upper command center")
                       % {"n": case.returns_count}, now=now)
-        clocks_on_transition(case=case, action=spec.name, from_state=from_state, now=now)  # after a level-up
+        clocks = clocks_on_transition(case=case, action=spec.name, from_state=from_state, now=now)  # after a level-up
         case.save()
+        with_related(case, clocks=clocks)  # as they are now: the detail shown after the action reads them no more
         _notify(case, since_seq=first_new_seq, last=event)
         routing = payload.get("routing") or {}
         if spec.name == "accept" and routing.get("auto_dispatch") and routing.get("department"):

@@ -57,6 +57,7 @@ class GridEntry:
     code: str
     name: str
     ancestors: tuple[tuple[str, str, str], ...]  # (level, code, name), city first
+    ancestor_ids: tuple[int, ...] = ()  # the ancestors' region ids, in the same order
 
 
 class GridIndex:

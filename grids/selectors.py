@@ -36,12 +36,13 @@ def grid_index_build(version: int | None = None) -> geo.GridIndex:
     for region_id, code, name, boundary, parent_id in Region.objects.filter(level=Level.GRID).values_list(
         "id", "code", "name", "boundary", "parent_id"
     ).iterator(chunk_size=5000):
-        chain = []
+        chain, ids = [], []
         while parent_id is not None:
             level, p_code, p_name, parent_id_next = upper[parent_id]
             chain.append((level, p_code, p_name))
+            ids.append(parent_id)
             parent_id = parent_id_next
-        entries.append(geo.GridEntry(region_id, code, name, tuple(reversed(chain))))
+        entries.append(geo.GridEntry(region_id, code, name, tuple(reversed(chain)), tuple(reversed(ids))))
         geometries.append(geo.parse_boundary(boundary))
     return geo.GridIndex(entries, geometries, version=version)
 
