@@ -236,8 +236,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Gridloop --------------------------------------------------------------------------------------------------------
 # How often a process checks whether grid boundaries changed elsewhere (another process imported regions).
 GRIDLOOP_GRID_INDEX_CHECK_SECONDS = float(os.environ.get("GRIDLOOP_GRID_INDEX_CHECK_SECONDS", "5"))
-# How often a process re-reads the SLA policies and checks the calendar overrides' version (changes made by another
-# process take effect within this many seconds; the process making them sees them at once).
+# How often a process re-reads the SLA policies, the sensor rules and devices, and checks the calendar overrides'
+# version (changes made by another process take effect within this many seconds; the process making them sees them
+# at once).
 GRIDLOOP_CONFIG_CHECK_SECONDS = float(os.environ.get("GRIDLOOP_CONFIG_CHECK_SECONDS", "5"))
 
 GRIDLOOP_PHOTO_MAX_BYTES = int(os.environ.get("GRIDLOOP_PHOTO_MAX_BYTES", 10 * 1024 * 1024))

@@ -18,7 +18,13 @@ from .models import (
     SensorRule,
     SensorRuleState,
 )
-from .services import device_check, device_register, device_secret_rotate, integration_key_create
+from .services import (
+    device_check,
+    device_register,
+    device_secret_rotate,
+    integration_key_create,
+    sensor_config_changed,
+)
 
 
 def _masked(secret: str) -> str:
@@ -110,6 +116,18 @@ class SensorRuleAdmin(admin.ModelAdmin):
     list_filter = ["device_type", "active", "urgency"]
     search_fields = ["name", "metric"]
     raw_id_fields = ["category"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        sensor_config_changed()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        sensor_config_changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        sensor_config_changed()
 
 
 @admin.register(SensorRuleState)

@@ -8,10 +8,10 @@ Ingestion of a batch (an HTTP request, or a bridge's worth of MQTT messages), in
    duplicate (a redelivery or a replay) and goes no further;
 3. the new readings are evaluated per (device, rule) in (ts, seq) order from the locked rule state, in memory
    (events/sensors/rules.py); a reading older than what was already evaluated replays the stored history around it;
-   what the rules find is written as ``SensorAlarm`` rows;
 4. in a savepoint, alarms and recoveries for a (device, rule) whose case is open become events on that case's
    timeline (``events.services.case_signals``: an occurrence, or "recovered" plus an on-site check request when the
-   rule says so); the reject counters are bumped.
+   rule says so); then what the rules found is written as ``SensorAlarm`` rows, processed or pending, and the
+   reject counters are bumped.
 
 An alarm that needs a new case is left pending with the rest of its pair's alarms and processed right after the
 commit, one (device, rule) per transaction: the case is opened through ``events.services.case_report`` (channel
@@ -24,6 +24,7 @@ import logging
 import math
 import re
 import secrets
+import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -177,6 +178,7 @@ def _device_save(values: dict, now: datetime) -> tuple[SensorDevice, bool, str]:
         device.secret = given
     device.updated_at = now
     device.save()
+    sensor_config_changed()
     return device, False, generated
 
 
@@ -253,6 +255,62 @@ def integration_key_create(*, name: str) -> SensorIntegrationKey:
         raise InvalidInput("name the integrator (1–100 characters)", field="name")
     return SensorIntegrationKey.objects.create(key_id=f"ik_{secrets.token_hex(8)}", name=name, secret=_new_secret(),
                                                created_at=timezone.now())
+
+
+# =====================================================================================================================
+# Per-process copies of the rules and the device registry
+# =====================================================================================================================
+# Every batch needs the active rules and, per device, its pk, type, active flag and integration key. A process keeps
+# copies and reads them again at most every GRIDLOOP_CONFIG_CHECK_SECONDS (as dispatch.sla does the SLA policies):
+# a rule or device changed in this process counts at once; one changed in another process (a deactivated device,
+# a device moved to another integration key, a rule switched off) counts there within that many seconds. Signatures
+# are always checked against the database (a rotated secret or a deactivated signer is refused at once).
+_config_cache: dict = {}  # {"rules": (monotonic time read, {type: [SensorRule]}), "devices": (time started, {id: row})}
+
+
+def sensor_config_invalidate() -> None:
+    """Forget this process's copies of the sensor rules and devices."""
+    _config_cache.clear()
+
+
+def sensor_config_changed() -> None:
+    """Call after changing sensor rules or devices: this process reads them again now and once more after the
+    commit (so that a batch running meanwhile cannot keep the old rows)."""
+    sensor_config_invalidate()
+    transaction.on_commit(sensor_config_invalidate)
+
+
+def _fresh(entry: tuple | None, now: float) -> bool:
+    return entry is not None and now - entry[0] < settings.GRIDLOOP_CONFIG_CHECK_SECONDS
+
+
+def _active_rules() -> dict[str, list[SensorRule]]:
+    """The active rules (with their category) by device type."""
+    now = time.monotonic()
+    entry = _config_cache.get("rules")
+    if not _fresh(entry, now):
+        by_type: dict[str, list[SensorRule]] = defaultdict(list)
+        for rule in SensorRule.objects.filter(active=True).select_related("category"):
+            by_type[rule.device_type].append(rule)
+        entry = (now, dict(by_type))
+        _config_cache["rules"] = entry
+    return entry[1]
+
+
+def _devices(device_ids: set[str]) -> dict[str, tuple[int, str, bool, int | None]]:
+    """``device_id → (pk, type, active, integration key pk)`` for (at least) the registered ones of ``device_ids``.
+    The copy is dropped as a whole every GRIDLOOP_CONFIG_CHECK_SECONDS; unknown ids are looked up every time."""
+    now = time.monotonic()
+    entry = _config_cache.get("devices")
+    if not _fresh(entry, now):
+        entry = (now, {})
+        _config_cache["devices"] = entry
+    known = entry[1]
+    missing = device_ids - known.keys()
+    if missing:
+        known.update({row[0]: row[1:] for row in SensorDevice.objects.filter(device_id__in=missing).values_list(
+            "device_id", "id", "type", "active", "integration_key_id")})
+    return known
 
 
 # =====================================================================================================================
@@ -495,9 +553,7 @@ def events_from_message(topic: str, payload: bytes, *, subscription: str) -> tup
 def _authorize(events: list[_Event], signer: Signer | None, problems: list[Rejection],
                raw_events: list, offset: int) -> list[_Event]:
     """Keep the events of known, active devices that the signer may send for (resolving ``device_pk``)."""
-    ids = {e.device_id for e in events}
-    devices = {row[0]: row[1:] for row in SensorDevice.objects.filter(device_id__in=ids).values_list(
-        "device_id", "id", "type", "active", "integration_key_id")}
+    devices = _devices({e.device_id for e in events})
     signer_device = signer.device.pk if signer is not None and signer.device is not None else None
     signer_key = signer.key.pk if signer is not None and signer.key is not None else None
     kept = []
@@ -597,15 +653,49 @@ def _replay(rule: SensorRule, device_pk: int, new: list[rules.Reading]) -> tuple
     return rules.emitted_by(_condition(rule), readings, new_seqs)
 
 
-def _lock_states(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], SensorRuleState]:
+STATE_COLUMNS = ["id", "device_id", "rule_id", "run_start", "run_fired", "last_ts", "last_seq", "case_id",
+                 "occurrences", "verify_pending"]
+
+
+@dataclass(slots=True)
+class _RuleState:
+    """A (device, rule) state as read under its lock, in plain values: a batch touches hundreds of them and a model
+    instance costs several times more to make. The few pairs with alarms become model instances (``as_model``)."""
+
+    pk: int
+    device_id: int
+    rule_id: int
+    run_start: datetime | None
+    run_fired: bool
+    last_ts: datetime | None
+    last_seq: int | None
+    case_id: int | None
+    occurrences: int
+    verify_pending: bool
+    rule: SensorRule | None = None
+
+    def as_model(self) -> SensorRuleState:
+        return SensorRuleState(id=self.pk, device_id=self.device_id, rule=self.rule, run_start=self.run_start,
+                               run_fired=self.run_fired, last_ts=self.last_ts, last_seq=self.last_seq,
+                               case_id=self.case_id, occurrences=self.occurrences, verify_pending=self.verify_pending)
+
+
+def _lock_states(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], _RuleState]:
     """Lock the rule states of (device_pk, rule_pk) pairs, in id order, creating the missing ones."""
     devices, rule_ids = {d for d, _r in pairs}, {r for _d, r in pairs}
     wanted = set(pairs)
 
     def locked():
-        rows = (SensorRuleState.objects.select_for_update(of=("self",))
-                .filter(device_id__in=devices, rule_id__in=rule_ids).order_by("id"))
-        return {(s.device_id, s.rule_id): s for s in rows if (s.device_id, s.rule_id) in wanted}
+        if connection.vendor == "postgresql":  # arrays bound in binary, rows read in binary (no text dates to parse)
+            with _binary_cursor() as cursor:
+                cursor.execute(f"SELECT {', '.join(STATE_COLUMNS)} FROM {SensorRuleState._meta.db_table} "
+                               "WHERE device_id = ANY(%b) AND rule_id = ANY(%b) ORDER BY id FOR UPDATE",
+                               [sorted(devices), sorted(rule_ids)], binary=True)
+                rows = cursor.fetchall()
+        else:
+            rows = (SensorRuleState.objects.select_for_update().filter(device_id__in=devices, rule_id__in=rule_ids)
+                    .order_by("id").values_list(*STATE_COLUMNS))
+        return {(row[1], row[2]): _RuleState(*row) for row in rows if (row[1], row[2]) in wanted}
 
     states = locked()
     if len(states) < len(wanted):
@@ -637,42 +727,42 @@ def _update_rows(model, rows: list, fields: list[str]) -> None:
         cursor.execute(sql, params)
 
 
-def _insert_alarms(alarms: list[SensorAlarm]) -> list[SensorAlarm]:
-    """Insert new alarms, skipping any already recorded (unique per device, rule, kind, seq); returns the inserted
-    ones with their ids."""
+def _new_alarms(alarms: list[SensorAlarm]) -> list[SensorAlarm]:
+    """The alarms not recorded yet (unique per device, rule, kind and seq: a reading stored again after retention
+    purged it, or a replay that finds a recovery at an old reading). Race-free under the locks of their rule states:
+    alarms are only written by whoever holds them."""
+    if not alarms:
+        return []
+    recorded = set(SensorAlarm.objects.filter(
+        device_id__in={a.device_id for a in alarms}, rule_id__in={a.rule_id for a in alarms},
+        seq__in={a.seq for a in alarms}).order_by().values_list("device_id", "rule_id", "kind", "seq"))
+    return [a for a in alarms if (a.device_id, a.rule_id, a.kind, a.seq) not in recorded]
+
+
+def _insert_alarms(alarms: list[SensorAlarm]) -> None:
+    """Write new alarms as they stand: processed with the batch (so each row is written once, not inserted pending
+    and updated right after) or pending."""
     adapt = connection.ops.adapt_datetimefield_value
-    ids = {}
     with connection.cursor() as cursor:
-        for start in range(0, len(alarms), 1000):  # within every backend's parameter limit
-            chunk = alarms[start:start + 1000]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, '', '')"] * len(chunk))
+        for start in range(0, len(alarms), 500):  # within every backend's parameter limit
+            chunk = alarms[start:start + 500]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
             params = []
             for a in chunk:
                 params += [a.device_id, a.rule_id, a.kind, a.seq, adapt(a.ts), a.value, adapt(a.since),
-                           adapt(a.created_at)]
+                           adapt(a.created_at), adapt(a.processed_at), a.outcome, a.case_id, a.detail]
             cursor.execute(f"INSERT INTO {SensorAlarm._meta.db_table} (device_id, rule_id, kind, seq, ts, value, "
-                           f"since, created_at, outcome, detail) VALUES {values} ON CONFLICT (device_id, rule_id, "
-                           "kind, seq) DO NOTHING RETURNING id, device_id, rule_id, kind, seq", params)
-            ids.update({tuple(row[1:]): row[0] for row in cursor.fetchall()})
-    inserted = []
-    for alarm in alarms:
-        alarm.pk = ids.get((alarm.device_id, alarm.rule_id, alarm.kind, alarm.seq))
-        if alarm.pk is not None:
-            inserted.append(alarm)
-    return inserted
+                           f"since, created_at, processed_at, outcome, case_id, detail) VALUES {values}", params)
 
 
 def _evaluate(events: list[_Event], now: datetime) -> tuple[dict, list[SensorAlarm]]:
     """Run the rules over the newly stored events, under the locks of their rule states. Returns the locked states
-    (with ``rule`` set; their evaluation fields changed, not saved) and the alarms found (inserted, unprocessed)."""
+    (with ``rule`` set; their evaluation fields changed, not saved) and the new alarms found (not yet written)."""
     by_device: dict[int, list[_Event]] = defaultdict(list)
     for event in events:
         by_device[event.device_pk].append(event)
     types = {event.device_pk: event.device_type for event in events}
-    active_rules: dict[str, list[SensorRule]] = defaultdict(list)
-    for rule in SensorRule.objects.filter(active=True, device_type__in=set(types.values())).select_related(
-            "category"):
-        active_rules[rule.device_type].append(rule)
+    active_rules = _active_rules()
     work: dict[tuple[int, int], tuple[SensorRule, list[rules.Reading]]] = {}
     for device_pk, device_events in by_device.items():
         for rule in active_rules.get(types[device_pk], ()):
@@ -696,7 +786,7 @@ def _evaluate(events: list[_Event], now: datetime) -> tuple[dict, list[SensorAla
                                                                    state.last_seq)
         alarms += [SensorAlarm(device_id=key[0], rule_id=key[1], kind=e.kind, seq=e.reading.seq, ts=e.reading.ts,
                                value=e.reading.value, since=e.since, created_at=now) for e in emits]
-    return states, _insert_alarms(alarms)
+    return states, _new_alarms(alarms)
 
 
 def _is_deadlock(exc: OperationalError) -> bool:
@@ -746,6 +836,9 @@ def sensor_events_ingest(*, events: list, source: str, signer: Signer | None = N
                     except Exception:
                         log.exception("sensor alarms of a batch could not be processed now; the beat task will")
                         failures = {}
+                        for alarm in alarms:  # all of them pending, as found
+                            alarm.processed_at, alarm.outcome, alarm.case, alarm.detail = None, "", None, ""
+                    _insert_alarms(alarms)
                     reject_count(source=IngestSource.RULES, counts=failures, now=now)
                 _update_rows(SensorRuleState, list(states.values()), fields)
                 everything = problems + duplicates
@@ -898,20 +991,25 @@ def _on_recovered(alarm: SensorAlarm, state: SensorRuleState, signals: _Signals)
 
 
 ALARM_STATE_FIELDS = ["case", "occurrences", "verify_pending"]
+ALARM_FIELDS = ["processed_at", "outcome", "case", "detail"]
 
 
 def _handle_alarms(states: dict, alarms: list[SensorAlarm], now: datetime, *, open_cases: bool
                    ) -> tuple[dict[str, tuple[int, str]], set[tuple[int, int]]]:
-    """Turn alarms into case events in (ts, seq) order. The caller holds the locks of ``states`` (keyed by
-    (device_pk, rule_pk), with ``rule`` set) and saves their ALARM_STATE_FIELDS after. The cases the alarms go to
-    are locked here in id order, right after the states, so two batches whose sensors share a case (a joined
+    """Turn alarms into case events in (ts, seq) order. The caller holds the locks of ``states`` (``_RuleState``
+    keyed by (device_pk, rule_pk), with ``rule`` set) and saves their ALARM_STATE_FIELDS after; the states of the
+    pairs with alarms are replaced there by SensorRuleState instances (with device and case). The cases the alarms
+    go to are locked here in id order, right after the states, so two batches whose sensors share a case (a joined
     duplicate) wait for each other instead of deadlocking.
 
     Without ``open_cases`` (a batch's own transaction), an alarm that needs a new case is left pending with the
     rest of its pair's alarms: opening a case takes the day's case-number row and may join another sensor's case,
     locks that the batch must not take after its own (``_alarms_of_pair`` does it right after the commit, one pair per
-    transaction). Returns the failures to count and the pairs left pending."""
+    transaction). The alarms processed get their processed_at, outcome, case and detail, for the caller to write.
+    Returns the failures to count and the pairs left pending."""
     devices = SensorDevice.objects.in_bulk({a.device_id for a in alarms})
+    for key in {(a.device_id, a.rule_id) for a in alarms}:
+        states[key] = states[key].as_model()
     involved = [states[(a.device_id, a.rule_id)] for a in alarms]
     case_ids = sorted({s.case_id for s in involved if s.case_id})
     cases = {c.pk: c for c in Case.objects.select_for_update(of=("self",)).filter(pk__in=case_ids).order_by("id")}
@@ -924,10 +1022,9 @@ def _handle_alarms(states: dict, alarms: list[SensorAlarm], now: datetime, *, op
         pairs = {(a.device_id, a.rule_id) for a in alarms}
         deferred = set(SensorAlarm.objects.filter(
             device_id__in={d for d, _r in pairs}, rule_id__in={r for _d, r in pairs}, processed_at__isnull=True,
-        ).exclude(pk__in=[a.pk for a in alarms]).values_list("device_id", "rule_id").distinct()) & pairs
-    processed = []
+        ).order_by().values_list("device_id", "rule_id").distinct()) & pairs
     signals = _Signals(now)
-    for alarm in sorted(alarms, key=lambda a: (a.ts, a.seq, a.pk)):
+    for alarm in sorted(alarms, key=lambda a: (a.ts, a.seq, a.pk or 0)):  # (a batch's new alarms: in found order)
         key = (alarm.device_id, alarm.rule_id)
         state = states[key]
         if key in deferred or (not open_cases and alarm.kind == AlarmKind.ALARM and _open_case(state) is None):
@@ -939,11 +1036,9 @@ def _handle_alarms(states: dict, alarms: list[SensorAlarm], now: datetime, *, op
             alarm.outcome, alarm.detail = AlarmOutcome.FAILED, exc.message[:500]
             n, _last = failures.get(RejectReason.CASE_FAILED, (0, ""))
             failures[RejectReason.CASE_FAILED] = (n + 1, f"{state.device.device_id} seq {alarm.seq}: {exc.message}")
-            log.warning("sensor alarm %s of %s: %s", alarm.pk, state.device.device_id, exc.message)
+            log.warning("sensor %s %s seq %s: %s", state.device.device_id, alarm.kind, alarm.seq, exc.message)
         alarm.processed_at = now
-        processed.append(alarm)
     signals.flush()
-    _update_rows(SensorAlarm, processed, ["processed_at", "outcome", "case", "detail"])
     return failures, deferred
 
 
@@ -954,14 +1049,15 @@ def _alarms_of_pair(device_pk: int, rule_pk: int) -> int:
         try:
             with transaction.atomic():
                 now = timezone.now()
-                state = _lock_states([(device_pk, rule_pk)])[(device_pk, rule_pk)]
-                state.rule = SensorRule.objects.select_related("category").get(pk=rule_pk)
+                states = _lock_states([(device_pk, rule_pk)])
+                states[(device_pk, rule_pk)].rule = SensorRule.objects.select_related("category").get(pk=rule_pk)
                 alarms = list(SensorAlarm.objects.filter(device_id=device_pk, rule_id=rule_pk,
                                                          processed_at__isnull=True))
                 if not alarms:
                     return 0
-                failures, _ = _handle_alarms({(device_pk, rule_pk): state}, alarms, now, open_cases=True)
-                _update_rows(SensorRuleState, [state], ALARM_STATE_FIELDS)
+                failures, _ = _handle_alarms(states, alarms, now, open_cases=True)
+                _update_rows(SensorAlarm, alarms, ALARM_FIELDS)
+                _update_rows(SensorRuleState, list(states.values()), ALARM_STATE_FIELDS)
                 reject_count(source=IngestSource.RULES, counts=failures, now=now)
             return len(alarms)
         except OperationalError as exc:  # two pairs whose sensors share a case, at the same moment
