@@ -1,6 +1,7 @@
 """Writes for the events app: categories, case intake (受理), the one case transition function ``case_act``, the
 case event log appends, and contact-detail views."""
 import logging
+import zlib
 from contextlib import nullcontext
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -303,6 +304,20 @@ def _intake_role(actor: Actor, channel: str, region: Region) -> str:
     raise InvalidInput(f"staff file reports on the patrol, hotline or web channel, not {channel!r}", field="channel")
 
 
+SENSOR_OPENING_LOCK = 0x6C6F6F70  # advisory lock space of sensor case openings ("loop")
+
+
+def _sensor_openings_serialized(category: Category | None) -> None:
+    """On PostgreSQL, sensors open cases of one problem class one at a time: an advisory lock held until the caller's
+    transaction ends, so that two alarms at one spot at the same moment cannot both miss the other's new case in the
+    duplicate search and open two. (SQLite writers are serialised by the database itself.)"""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    key = zlib.crc32(f"{category.kind}:{category.major_code}".encode()) if category is not None else 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s::int4, %s::int4)", [SENSOR_OPENING_LOCK, key - 2**31])
+
+
 def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     """File a report and open a case for it (受理). Returns (case, created); a repeat of the same idempotency key
     by the same reporter returns the first case and creates nothing."""
@@ -349,6 +364,8 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     )
     key = citizen_key(phone=data.citizen_phone, openid=data.citizen_openid, email=data.citizen_email)
     now = timezone.now()
+    if data.channel == Channel.SENSOR:
+        _sensor_openings_serialized(data.category)
     candidates = duplicate_candidates(lat=data.lat, lng=data.lng, category=data.category, now=now, load_cases=False)
     if data.channel == Channel.SENSOR and candidates and candidates[0].same_category:
         # A sensor repeating an open case of the same category nearby joins it instead of opening another.
