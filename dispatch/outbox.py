@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from events.models import Case, CaseEvent, CommandLevel, InboundReport
 from grids.models import Role, User
+from grids.selectors import ancestor_codes
 
 from .adapters import ChannelDisabled, DeliveryFailed, adapter_for
 from .models import OutboxChannel, OutboxMessage, OutboxState
@@ -95,6 +96,13 @@ def center_code(region_code: str, level: str) -> str:
 
 def dispatchers_of(code: str) -> list[User]:
     return list(User.objects.filter(is_active=True, roles__role=Role.DISPATCHER, roles__region__code=code)
+                .distinct().order_by("id"))
+
+
+def supervisors_over(region_code: str) -> list[User]:
+    """Active supervisors whose area covers the region (their region is it or one of its ancestors)."""
+    codes = [*ancestor_codes(region_code), region_code]
+    return list(User.objects.filter(is_active=True, roles__role=Role.SUPERVISOR, roles__region__code__in=codes)
                 .distinct().order_by("id"))
 
 
@@ -220,6 +228,10 @@ def _message(case: Case, event: CaseEvent, people=_Lookup) -> tuple[list[Recipie
                 "请对处理结果评价（1–5 分），感谢您的参与。")
     if kind == "close":
         return citizen_recipients(case), f"您反映的问题（{number}）已办结", "感谢您的参与。"
+    if kind == "feedback" and case.reopen_review:
+        rating, comment = payload.get("rating"), payload.get("comment") or ""
+        return ([Recipient.inbox(u) for u in supervisors_over(case.region_code)],
+                f"群众不满意：案卷 {number} 评价 {rating} 分，请决定是否重启", comment or summary)
     return None
 
 
@@ -228,7 +240,8 @@ def notifications_for_event(*, case: Case, event: CaseEvent) -> list[OutboxMessa
 
     dispatch → handlers of the department; return → dispatchers of the owning command center; escalate →
     dispatchers of the new level's center; urge, supervise, warning, overdue → handlers of the department in charge
-    (the owning center's dispatchers when none is); reject, verify (the request for feedback), close → the citizen.
+    (the owning center's dispatchers when none is); feedback of 1–2 (a reopen decision due) → the supervisors over
+    the case's area; reject, verify (the request for feedback), close → the citizen.
     Call inside the transaction that appended the event."""
     found = _message(case, event)
     if event.kind in ("close", "feedback") and case.state == "closed":

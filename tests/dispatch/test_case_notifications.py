@@ -7,6 +7,7 @@ from dispatch.models import InboxItem, OutboxMessage
 from dispatch.outbox import relay_batch
 from tests.conftest import client_for
 from tests.events.conftest import act, file_hotline, file_patrol
+from tests.events.states import drive
 
 pytestmark = pytest.mark.django_db
 
@@ -44,3 +45,15 @@ def test_rejecting_a_hotline_report_tells_the_caller_by_sms(world):
     case = file_hotline(world)
     act(case, "reject", world.dispatcher, reason="不属于城市管理范围")
     assert OutboxMessage.objects.filter(case=case, channel="sms", recipient_address="13812341234").exists()
+
+
+@pytest.mark.parametrize("rating, told", [(1, True), (2, True), (3, False), (5, False)])
+def test_a_very_dissatisfied_rating_asks_the_supervisors_over_the_case_to_decide_on_reopening(world, rating, told):
+    case = drive(world, "verified")
+    act(case, "feedback", world.operator, rating=rating, comment="还是有积水")
+    notices = OutboxMessage.objects.filter(case=case, kind="feedback")
+    if not told:
+        assert not notices.exists()
+        return
+    assert [m.recipient_user for m in notices] == [world.supervisor]  # the district's supervisor covers the grid
+    assert "重启" in notices[0].title and str(rating) in notices[0].title and notices[0].body == "还是有积水"
