@@ -45,6 +45,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.intake_bench import CpuSplit  # noqa: E402
 DB_NAME = "gridloop_sensorbench"
 PORT = 8766
 DSN = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
@@ -186,6 +188,8 @@ def run_http(args, env, key_id: str, secret: str, shares: list[list[str]], strea
             t.join()
         events = sum(len(json.loads(b)["events"]) for plan in plans for b, _, _ in plan)
         new_events = sum(n for plan in plans for _, n, _ in plan)
+        split = CpuSplit(gunicorn.pid)
+        split.start()
         started = time.perf_counter()
         threads = [threading.Thread(target=client, args=(i, plan)) for i, plan in enumerate(plans)]
         for t in threads:
@@ -193,12 +197,13 @@ def run_http(args, env, key_id: str, secret: str, shares: list[list[str]], strea
         for t in threads:
             t.join()
         seconds = time.perf_counter() - started
+        cpu = split.per_request(sum(len(p) for p in plans))
         rss = max([peak_rss_kb(p) for p in children(gunicorn.pid)] + [0])
     finally:
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=60)
     return {"events": events, "new": new_events, "seconds": seconds, "errors": errors, "rss_kb": rss,
-            "batches": sum(len(p) for p in plans)}
+            "batches": sum(len(p) for p in plans), "cpu_ms": cpu}
 
 
 # --- MQTT phase ------------------------------------------------------------------------------------------------------
@@ -437,6 +442,9 @@ def main():
               f"({accepted:,.0f} accepted/s; target ≥ 20,000 events/s)")
         print(f"  COPY of the same rows  : {text:,.0f} rows/s pre-formatted text, {rows:,.0f} rows/s via write_row")
         print(f"  ratio events/s to COPY : {rate / text:.3f} (text), {rate / rows:.3f} (write_row); target ≥ 0.15")
+        if "cpu_ms" in phase:
+            web, db, driver = phase["cpu_ms"]
+            print(f"  CPU ms per batch       : web workers {web:.1f}, PostgreSQL {db:.1f}, load driver {driver:.1f}")
     print(f"  (COPY without any index: {copy_bare:,.0f} rows/s)")
     print(f"HTTP answers not as expected: {len(http['errors'])} {http['errors'][:3]}; lost after the HTTP phase: "
           f"{len(lost_http)}; alarms then: {http_alarms}")

@@ -114,7 +114,7 @@ DATABASES = {
     "default": dj_database_url.config(
         env="DATABASE_URL",
         default=f"sqlite:///{VAR_DIR / 'gridloop.sqlite3'}",
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "600")),  # (kept: prepared statements live with it)
         conn_health_checks=True,
     )
 }
@@ -126,11 +126,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME") or None
     if os.environ.get("DB_SERVER_SIDE_BINDING", "1") == "1":
-        # Parameters bound by the server, so psycopg prepares a statement after its fifth use on a connection and
+        # Parameters bound by the server, so psycopg prepares a statement at its second use on a connection and
         # PostgreSQL stops planning it again: a case read joins up to seven tables, and planning them cost more
         # than running them (about 1–2.5 ms a query here). Needs persistent connections (DB_CONN_MAX_AGE) and no
         # transaction-mode pooler in between (PgBouncer < 1.21 does not keep prepared statements).
-        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "grids.User"
