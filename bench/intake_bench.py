@@ -109,7 +109,7 @@ class CpuSplit:
 
     def per_request(self, requests):
         after = self.sample()
-        return [(a - b) * 1000 / max(requests, 1) for a, b in zip(after, self.before)]
+        return [(a - b) * 1000 / max(requests, 1) for a, b in zip(after, self.before, strict=True)]
 
 
 def percentile(values, p):

@@ -47,6 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.intake_bench import CpuSplit  # noqa: E402
+
 DB_NAME = "gridloop_sensorbench"
 PORT = 8766
 DSN = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
