@@ -6,7 +6,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .models import Attachment, Case, CaseEvent, Category, ContactView, InboundReport, Open311ApiKey
+from .models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    Category,
+    ContactView,
+    InboundReport,
+    Open311ApiKey,
+    WeChatAccessToken,
+    WeChatConversation,
+    WeChatMessage,
+    WeChatPhoto,
+)
 from .open311.services import open311_key_secret, open311_key_set_active
 
 
@@ -109,6 +121,47 @@ class Open311ApiKeyAdmin(admin.ModelAdmin):
     def deactivate(self, request, queryset):
         for key in queryset:
             open311_key_set_active(key=key, active=False)
+
+
+# --- WeChat: what the official account received and replied, conversations in progress, photos to fetch ------------
+@admin.register(WeChatMessage)
+class WeChatMessageAdmin(ReadOnlyAdmin):
+    """Every message and event as received, with the reply it got: where to look when a citizen says their report did
+    not arrive (search by openid or case number)."""
+
+    list_display = ["received_at", "openid", "msg_type", "case", "short_reply"]
+    list_filter = ["msg_type"]
+    search_fields = ["openid", "case__number", "dedupe_key"]
+    raw_id_fields = ["case"]
+    date_hierarchy = "received_at"
+
+    @admin.display(description=gettext_lazy("reply"))
+    def short_reply(self, message):
+        return message.reply[:60]
+
+
+@admin.register(WeChatConversation)
+class WeChatConversationAdmin(ReadOnlyAdmin):
+    list_display = ["openid", "step", "started_at", "updated_at", "expires_at"]
+    list_filter = ["step"]
+    search_fields = ["openid"]
+
+
+@admin.register(WeChatPhoto)
+class WeChatPhotoAdmin(ReadOnlyAdmin):
+    """Photos fetched through the media API after the reply; failed ones say why (``last_error``)."""
+
+    list_display = ["case", "media_id", "state", "attempts", "next_attempt_at", "attachment"]
+    list_filter = ["state"]
+    search_fields = ["case__number", "media_id"]
+    readonly_fields = ["case", "media_id", "pic_url", "state", "attempts", "next_attempt_at", "last_error",
+                       "attachment"]
+
+
+@admin.register(WeChatAccessToken)
+class WeChatAccessTokenAdmin(ReadOnlyAdmin):
+    list_display = ["app_id", "fetched_at", "expires_at"]
+    exclude = ["token"]  # a secret: never shown
 
 
 from .sensors import admin as sensors_admin  # noqa: E402, F401  (registers the sensor models)
