@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from events.models import Case
 from events.serializers import CaseListSerializer
 from grids.api import query_params
-from grids.models import Region
+from grids.models import Level, Region
 from grids.selectors import command_centers_of, is_admin
 from grids.serializers import ErrorSerializer
 
@@ -113,6 +113,11 @@ class NoCommandCenter(exceptions.PermissionDenied):
     default_code = "no_command_center"
 
 
+def _level_name(level: str) -> str:
+    """The level's name in the request's language (街道, 区, 市)."""
+    return str(dict(Level.choices).get(level, level))
+
+
 def queue_center(user, level: str, code: str | None) -> Region:
     """The command center whose queues the caller reads: ``code`` if given, else their only one at ``level``."""
     centers = queues.queue_centers(user, level)
@@ -120,7 +125,7 @@ def queue_center(user, level: str, code: str | None) -> Region:
         center = centers.filter(code=code).first()
         if center is None:
             raise NoCommandCenter(_("You neither dispatch for nor supervise a %(level)s command center with the code "
-                                    "%(code)s.") % {"level": level, "code": code})
+                                    "%(code)s.") % {"level": _level_name(level), "code": code})
         return center
     own = [region for region in command_centers_of(user) if region.level == level]
     if len(own) == 1:
@@ -128,12 +133,12 @@ def queue_center(user, level: str, code: str | None) -> Region:
     candidates = list(centers.only("id", "code", "name", "level")[:11])
     if not candidates:
         raise NoCommandCenter(_("You neither dispatch for nor supervise a command center at the %(level)s level, so "
-                                "there is no %(level)s queue for you.") % {"level": level})
+                                "there is no %(level)s queue for you.") % {"level": _level_name(level)})
     if len(candidates) > 1:
         codes = ", ".join(region.code for region in candidates[:10]) + (" …" if len(candidates) > 10 else "")
         raise serializers.ValidationError({"center": [
             _("You may read the queues of several %(level)s command centers (%(codes)s): choose one with "
-              "?center=CODE.") % {"level": level, "codes": codes}]})
+              "?center=CODE.") % {"level": _level_name(level), "codes": codes}]})
     return candidates[0]
 
 

@@ -772,6 +772,128 @@ ZH.update({
 })
 
 
+# Session 3: the long API descriptions and the remaining error messages.
+ZH.update({
+    "No statutory holiday table for %(years)s: the chinesecalendar package does not know it and there are no calendar "
+    "overrides for it, so working-day deadlines there count weekends only. Enter the State Council's holiday schedule "
+    "(holidays and make-up working days) here as calendar overrides the day it is published.":
+        "%(years)s 年没有法定节假日表：chinesecalendar 尚不包含该年，也没有录入日历调整，因此这期间按工作日计算的时限只扣除周末。"
+        "请在国务院节假日安排（放假与调休上班日）公布当天，在此录入为日历调整。",
+    "You neither dispatch for nor supervise a %(level)s command center with the code %(code)s.":
+        "您既不是编码为 %(code)s 的%(level)s级指挥中心的派遣员，也不督查它。",
+    "You neither dispatch for nor supervise a command center at the %(level)s level, so there is no %(level)s queue "
+    "for you.": "您既不在%(level)s级指挥中心派遣，也不督查%(level)s级指挥中心，因此没有您的%(level)s级工作队列。",
+    "You may read the queues of several %(level)s command centers (%(codes)s): choose one with ?center=CODE.":
+        "您可查看多个%(level)s级指挥中心（%(codes)s）的队列：请用 ?center=编码 选择其中一个。",
+    "The buckets of one command center at this level: new reports, accepted cases awaiting dispatch, cases returned by "
+    "a department, cases escalated to this center (district and city only) and overdue cases; each with its total and "
+    "its 20 newest cases. You read the queues of the centers you dispatch for and of those in the area you supervise. "
+    "With `bucket`, one page of that bucket instead (`count`, `next`, `previous`, `results`).":
+        "本层级一个指挥中心的工作队列：新上报、已立案待派遣、被处置单位退回、上报至本中心（仅区级和市级）以及超时的案卷；"
+        "每类给出总数和最新的 20 件。您可查看您派遣所在中心及您督查区域内中心的队列。带 `bucket` 时改为返回该类的一页"
+        "（`count`、`next`、`previous`、`results`）。",
+    "Only an administrator may read or change routing rules and the work calendar.":
+        "只有管理员可以查看或修改派遣规则和工作日历。",
+    "Creates the override (201), or replaces the one that day already has (200).":
+        "新建该日的日历调整（201），或替换该日已有的调整（200）。",
+    "The day is a working day or not again as the national calendar (or the weekend) says.":
+        "该日是否为工作日恢复为按国家日历（或周末）判断。",
+    " With export=csv the table downloads as CSV (streamed), with export=xlsx as an Excel file.":
+        " 加 export=csv 以 CSV 下载（流式），加 export=xlsx 以 Excel 文件下载。",
+    "Every figure carries its numerator and denominator and the counters they come from; each row's filter lists the "
+    "cases behind it at /api/v1/metrics/cases/?counter=….":
+        "每个指标都带有分子、分母及其来源计数项；每行的 filter 可在 /api/v1/metrics/cases/?counter=… 列出其背后的案卷。",
+    "Units below the minimum sample are listed without a rank. For a month, `lists.stored` has the stored red and "
+    "yellow lists and the black listings in force.":
+        "样本量不足的单位列出但不排名。按月查询时，`lists.stored` 给出已存档的红黄榜和仍在生效的黑榜。",
+    "Take a row's `filter` from the indicators API and add counter= (a figure's numerator_counter or "
+    "denominator_counter): the cases listed, with their weights, add up to that number.":
+        "取指标接口中某行的 `filter` 并加上 counter=（某指标的 numerator_counter 或 denominator_counter）："
+        "列出的案卷按权重相加即等于该数值。",
+    "The cases GET /api/v1/cases/ would list with the same filters, all of them, newest first. CSV is streamed.":
+        "与 GET /api/v1/cases/ 使用相同筛选条件的全部案卷，最新的在前。CSV 为流式输出。",
+    "New, closed, overdue and escalated counts, top categories, hot spots, the worst streets and departments and the "
+    "open supervision orders of one day (default: yesterday). Stored when first computed; export=html gives a page, "
+    "export=xlsx a download.":
+        "某一天（默认昨天）的新增、结案、超时和上报升级数量，高发类别、热点区域，排名靠后的街道和处置单位，以及未办结的督办单。"
+        "首次计算后存档；export=html 返回网页，export=xlsx 提供下载。",
+    "First day (inclusive), e.g. 2026-03-01. Default: the first of this month.":
+        "起始日（含），如 2026-03-01。默认：本月 1 日。",
+    "Instead of from/to: 2026 (year), 2026-Q1, 2026-03 (month), 2026-W10 (ISO week), 2026-03-05.":
+        "代替 from/to：2026（年）、2026-Q1（季度）、2026-03（月）、2026-W10（ISO 周）、2026-03-05（日）。",
+    "The counter behind the figure (numerator_counter or denominator_counter).":
+        "指标背后的计数项（numerator_counter 或 denominator_counter）。",
+    "Region code, department code, category code, channel or username; empty for cases without one.":
+        "区域编码、处置单位编码、类别编码、来源渠道或用户名；案卷没有该项时为空。",
+    "Query of /api/v1/metrics/cases/ (add counter=…) listing the cases behind this row's figures.":
+        "/api/v1/metrics/cases/ 的查询参数（再加 counter=…），列出本行指标背后的案卷。",
+    "Code → title (in your language) and the standard's name.": "编码 → 名称（按您的语言）及标准中的名称。",
+    "red and yellow: this period's lists (computed); stored: the lists stored for the month and the black listings in "
+    "force.": "red 和 yellow：本期计算得出的红黄榜；stored：该月存档的榜单和仍在生效的黑榜。",
+    "Checked: a working day (e.g. a make-up working day). Unchecked: a day off (e.g. a holiday).":
+        "勾选：工作日（如调休上班日）。不勾选：休息日（如法定假日）。",
+    "Code of the command center, when you may read the queues of several at this level.":
+        "指挥中心编码（您可查看本层级多个中心的队列时需要）。",
+    "false when the bucket does not apply here (escalated_to_us at street level) or cannot be computed (overdue "
+    "without SLA clocks); count is then 0.":
+        "该类在此不适用（街道级的 escalated_to_us）或无法计算（没有时限计时的超时）时为 false，此时 count 为 0。",
+    "Give either a category or a major class (major_kind and major_code), not both.":
+        "请给出类别，或者给出大类（major_kind 和 major_code），不能同时给出。",
+    "The department %(department)s serves %(jurisdiction)s, which does not contain the region %(region)s: choose a "
+    "department whose jurisdiction covers the region.":
+        "处置单位 %(department)s 的管辖区域是 %(jurisdiction)s，不包含区域 %(region)s：请选择管辖区域覆盖该区域的处置单位。",
+    "true: a working day (e.g. a make-up working day); false: a day off (e.g. a holiday).":
+        "true：工作日（如调休上班日）；false：休息日（如法定假日）。",
+    "All matching categories ordered by code, in one unpaginated list (there are about a hundred).":
+        "所有符合条件的类别，按编码排序，一次返回不分页（约一百个）。",
+    "No case with this number in your area (out of scope looks the same as missing).":
+        "您的区域内没有此编号的案卷（超出您权限范围的与不存在的看起来相同）。",
+    "Up to 100 characters. Repeating a key returns the first result and does nothing again.":
+        "最多 100 个字符。重复同一个键返回第一次的结果，不会再次执行。",
+    "Cases you may see (your area, your departments, or filed by you), newest first, paginated.":
+        "您可以查看的案卷（您的区域、您的处置单位或您上报的），最新的在前，分页返回。",
+    "JSON, or multipart with repeated file fields photos, before_photos and after_photos. Grid workers' patrol reports "
+    "are accepted on filing; hotline and web reports wait for a dispatcher. With an Idempotency-Key a repeat returns "
+    "the same case with 200 instead of 201.":
+        "JSON，或 multipart（可重复的文件字段 photos、before_photos、after_photos）。网格员的巡查上报在提交时即立案；"
+        "热线和网页上报等待派遣员受理。带 Idempotency-Key 时，重复提交返回同一案卷，状态码为 200 而不是 201。",
+    "One case: details, masked reporter, photos, timeline and the actions you may take now":
+        "单个案卷：详情、脱敏的上报人信息、照片、办理过程以及您当前可执行的操作",
+    "Action names, their start states and who may take them: the case state machine (events/workflow.py). Send only "
+    "the inputs the action needs; a missing one is a 400 naming it. An action that does not fit the case's state is a "
+    "409 listing `allowed_actions` and `state`. With an Idempotency-Key a repeat by the same user answers the current "
+    "case without acting again.":
+        "操作名称、适用的起始状态及执行人见案卷状态机（events/workflow.py）。只需提交该操作需要的输入；缺少的输入返回 400 "
+        "并指明字段。与案卷当前状态不符的操作返回 409，并列出 `allowed_actions` 和 `state`。带 Idempotency-Key 时，"
+        "同一用户的重复提交返回案卷当前情况，不会再次执行。",
+    "AppID": "AppID",
+    "Up to 1,000 events as {\"events\": [...]}. Sign with HMAC-SHA256 over '<timestamp>.<raw body>' using the "
+    "device's secret (header X-Gridloop-Device) or an integration key's secret (X-Gridloop-Key). A timestamp more than "
+    "5 minutes off is refused. Each (device_id, seq) is stored once: retries and replays are answered as duplicates. "
+    "Events that cannot be taken are listed under problems with a reason; the others are stored.":
+        "最多 1,000 条事件，格式为 {\"events\": [...]}。用设备密钥（请求头 X-Gridloop-Device）或接入密钥"
+        "（X-Gridloop-Key）对 '<timestamp>.<原始请求体>' 做 HMAC-SHA256 签名。时间戳偏差超过 5 分钟将被拒绝。每个"
+        "（device_id, seq）只存一次：重发和重放按重复处理。无法接收的事件在 problems 中列出并说明原因，其余事件照常存储。",
+    "Regions you may see (your area and the regions above it), by code. No geometry.":
+        "您可以查看的区域（您的区域及其上级区域），按编码排序，不含边界。",
+    "A list of root nodes. Without `root`, the roots are your topmost visible regions. `depth` counts the levels in "
+    "the answer, the root included (default 3, at most 5); `children` is null where the depth limit cut the tree. A "
+    "root outside your scope is reported as not found.":
+        "根节点列表。不带 `root` 时，根为您可见的最上层区域。`depth` 为返回的层数（含根，默认 3，最多 5）；"
+        "因层数限制被截断处 `children` 为 null。超出您权限范围的根按不存在处理。",
+    "The unit grid containing a point, with its community, street, district and city":
+        "包含某点的单元网格，及其所属社区、街道、区和市",
+    "On a border shared by several grids the grid with the smallest code wins. Any staff user may locate; "
+    "`in_your_scope` says whether the grid is in your area.":
+        "点位于多个网格的公共边界上时，取编码最小的网格。所有工作人员均可定位；`in_your_scope` 表示该网格是否在您的区域内。",
+    "Handlers see their own departments; other roles the departments inside their area or at a higher level whose "
+    "jurisdiction contains it.":
+        "处置人员看到自己所在的处置单位；其他角色看到其区域内的处置单位，以及管辖区域包含其区域的上级处置单位。",
+    "Code of the region at the top of the tree; default: your topmost visible region(s).":
+        "树顶区域的编码；默认：您可见的最上层区域。",
+})
+
+
 def fill(po_path: Path) -> tuple[int, int]:
     text = po_path.read_text(encoding="utf-8")
     # makemessages' fuzzy guesses are often wrong: forget them (the table below, or English, is used instead)

@@ -132,10 +132,13 @@ def test_system_check_names_the_missing_year():
 def test_admin_warns_on_the_override_list_while_a_year_is_missing(admin_client):
     url = "/admin/dispatch/calendaroverride/"
     with time_machine.travel(LATE_2026):
-        response = admin_client.get(url)
+        response = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 200
         [message] = [m for m in get_messages(response.wsgi_request) if m.level_tag == "warning"]
         assert "2027" in str(message) and "State Council" in str(message)
+        chinese = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        [message] = [m for m in get_messages(chinese.wsgi_request) if m.level_tag == "warning"]
+        assert "2027 年没有法定节假日表" in str(message)
         added = admin_client.post(f"{url}add/", {"day": "2027-01-01", "note": "元旦"})  # is_workday unchecked
         assert added.status_code == 302, added.content.decode()[:2000]
         assert not work_calendar().is_workday(NEW_YEAR_2027)

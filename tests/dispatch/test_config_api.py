@@ -152,7 +152,7 @@ def test_routing_rules_are_for_admins_only(world):
                                   ("delete", f"{RULES}{rule.pk}/", None)):
             response = getattr(client, method)(url, body, format="json")
             assert response.status_code == 403, (user, method, url)
-            assert "administrator" in response.json()["detail"]
+            assert "只有管理员" in response.json()["detail"]  # (Chinese first: no Accept-Language sent)
     assert APIClient().get(RULES).status_code in (401, 403)
     assert RoutingRule.objects.get().note == ""
 

@@ -96,10 +96,12 @@ def test_another_streets_dispatcher_does_not_see_street_a(world):
 def test_no_center_at_the_level_is_403(world):
     for user, level in ((world.worker, "street"), (world.handler, "street"), (world.dispatcher, "district"),
                         (world.city_dispatcher, "street")):
-        response = client_for(user).get(f"/api/v1/queues/{level}/")
+        response = client_for(user).get(f"/api/v1/queues/{level}/", HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 403, (user, level)
         body = response.json()
         assert body["code"] == "no_command_center" and level in body["detail"]
+    chinese = client_for(world.worker).get("/api/v1/queues/street/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert "街道级" in chinese["detail"] and "street" not in chinese["detail"]
 
 
 def test_an_unknown_level_is_404(world):
