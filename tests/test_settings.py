@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION_ENV = {
     "GRIDLOOP_PRODUCTION": "1",
@@ -41,3 +43,54 @@ def test_production_refuses_to_start_without_a_database_url(tmp_path):
     result = _check(env)
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_autovacuum_check_warns_exactly_when_postgresql_runs_without_it():
+    from django.core import checks
+    from django.db import connection
+
+    from config.checks import AUTOVACUUM_OFF
+
+    found = [m for m in checks.run_checks(databases=["default"]) if m.id == AUTOVACUUM_OFF]
+    if connection.vendor != "postgresql":
+        assert found == []
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        off = cursor.fetchone()[0] != "on"
+    assert len(found) == (1 if off else 0)
+    if off:
+        assert "autovacuum" in found[0].msg and "postgresql.conf" in found[0].hint
+    assert not [m for m in checks.run_checks() if m.id == AUTOVACUUM_OFF]  # (not without databases)
+
+
+@pytest.mark.parametrize("settings_found, warned", [(("off", "on"), True), (("on", "off"), True),
+                                                     (("on", "on"), False)])
+def test_the_autovacuum_check_names_the_settings_it_found(monkeypatch, settings_found, warned):
+    from config import checks as gridloop_checks
+
+    class FakeCursor:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def execute(self, sql):
+            assert "autovacuum" in sql and "track_counts" in sql
+
+        def fetchone(self):
+            return settings_found
+
+    class FakeConnection:
+        vendor = "postgresql"
+
+        def cursor(self):
+            return FakeCursor()
+
+    monkeypatch.setattr(gridloop_checks, "connections", {"default": FakeConnection()})
+    found = gridloop_checks.autovacuum_check(databases=["default"])
+    assert [w.id for w in found] == (["gridloop.W002"] if warned else [])
+    if warned:
+        assert f"autovacuum = {settings_found[0]}, track_counts = {settings_found[1]}" in found[0].msg
