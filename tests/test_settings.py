@@ -94,3 +94,20 @@ def test_the_autovacuum_check_names_the_settings_it_found(monkeypatch, settings_
     assert [w.id for w in found] == (["gridloop.W002"] if warned else [])
     if warned:
         assert f"autovacuum = {settings_found[0]}, track_counts = {settings_found[1]}" in found[0].msg
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_keeps_prepared_statements_for_repeated_queries():
+    # Planning the case reads cost more than running them: each statement is prepared at its second use on a
+    # connection, and later uses run the stored plan (config/settings.py, DB_SERVER_SIDE_BINDING).
+    from django.db import connection
+
+    from events.models import Case
+
+    for _ in range(3):
+        list(Case.objects.select_related("category", "department", "reporter").filter(number="2099010100001"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "events_case"' in sql and '"events_case"."number" = $1' in sql for sql in statements)
