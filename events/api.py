@@ -94,20 +94,28 @@ def _idempotency_key(request) -> str:
     return request.headers.get("Idempotency-Key", "").strip()
 
 
+def _not_found() -> exceptions.NotFound:
+    return exceptions.NotFound(_("There is no case with this number in your area."))
+
+
+def _found(case: Case | None) -> Case:
+    if case is None:
+        raise _not_found()
+    return case
+
+
 def case_detail_response(request, number: str, *, scoped: bool = True, status: int = 200,
                          case: Case | None = None) -> Response:
     """The case detail; ``case`` when the caller already holds it with its related rows (a case just filed)."""
     if case is None:
-        case = selectors.case_detail_get(number=number, user=request.user if scoped else None)
-    if case is None:
-        raise exceptions.NotFound(_("There is no case with this number in your area."))
+        case = _found(selectors.case_detail_get(number=number, user=request.user if scoped else None))
     allowed = allowed_actions(case, Actor.staff(request.user))
     return Response(case_detail_data(case, request=request, allowed_actions=allowed), status=status)
 
 
 def _visible_or_404(request, number: str) -> None:
     if not selectors.case_visible(number=number, user=request.user):
-        raise exceptions.NotFound(_("There is no case with this number in your area."))
+        raise _not_found()
 
 
 @extend_schema_view(
@@ -171,10 +179,8 @@ class CaseViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"], pagination_class=None)
     def events(self, request, number=None):
-        case = selectors.case_detail_get(number=number, user=request.user)
-        if case is None:
-            raise exceptions.NotFound(_("There is no case with this number in your area."))
-        return Response(CaseEventSerializer(case.events.all(), many=True).data)
+        case = _found(selectors.case_get(number=number, user=request.user))
+        return Response(CaseEventSerializer(selectors.case_events(case), many=True).data)
 
     @extend_schema(
         summary=_("Open cases this one probably repeats (duplicates), nearest first"),
@@ -187,9 +193,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"], pagination_class=None)
     def duplicates(self, request, number=None):
-        case = selectors.case_detail_get(number=number, user=request.user)
-        if case is None:
-            raise exceptions.NotFound(_("There is no case with this number in your area."))
+        case = _found(selectors.case_get(number=number, user=request.user))
         found = case_duplicate_candidates(case, now=timezone.now(), within=cases_visible_q(request.user))
         return Response(DuplicateCandidateSerializer(found, many=True).data)
 
@@ -205,9 +209,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"])
     def contact(self, request, number=None):
-        case = selectors.case_detail_get(number=number, user=request.user)
-        if case is None:
-            raise exceptions.NotFound(_("There is no case with this number in your area."))
+        case = _found(selectors.case_get(number=number, user=request.user))
         return Response(ContactSerializer(case_contact_view(case=case, user=request.user)).data)
 
 
