@@ -59,23 +59,31 @@ class HttpAdapter:
     def check_answer(self, body: bytes) -> None:
         """Raise DeliveryFailed when a 2xx answer still reports an error."""
 
-    def deliver(self, message: OutboxMessage) -> None:
+    def configured_base(self) -> str:
         base = self.base_url()
         if not base:
             raise ChannelDisabled(f"the {self.label} channel is not configured ({self.setting} is empty)")
-        data = json.dumps(self.document(message), ensure_ascii=False).encode()
-        request = urllib.request.Request(base + self.path, data=data, method="POST", headers={
+        return base
+
+    def post(self, url: str, data: bytes, message: OutboxMessage, *, shown: str) -> bytes:
+        """POST ``data`` for ``message``; the answer's body, or DeliveryFailed naming ``shown`` (the URL without
+        secrets) on a non-2xx answer or a network error."""
+        request = urllib.request.Request(url, data=data, method="POST", headers={
             "Content-Type": "application/json; charset=utf-8", MESSAGE_ID_HEADER: str(message.pk),
         })
         timeout = settings.GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - configured URL
-                body = response.read()
+                return response.read()
         except urllib.error.HTTPError as exc:
-            raise DeliveryFailed(f"{self.label}: HTTP {exc.code} from {base}{self.path}") from exc
+            raise DeliveryFailed(f"{self.label}: HTTP {exc.code} from {shown}") from exc
         except (urllib.error.URLError, OSError) as exc:
-            raise DeliveryFailed(f"{self.label}: cannot reach {base}{self.path}: {exc}") from exc
-        self.check_answer(body)
+            raise DeliveryFailed(f"{self.label}: cannot reach {shown}: {exc}") from exc
+
+    def deliver(self, message: OutboxMessage) -> None:
+        base = self.configured_base()
+        data = json.dumps(self.document(message), ensure_ascii=False).encode()
+        self.check_answer(self.post(base + self.path, data, message, shown=base + self.path))
 
 
 class MediaUnavailable(DeliveryFailed):
@@ -175,23 +183,11 @@ class WeChatAdapter(HttpAdapter):
 
     # --- customer-service messages (the outbox channel) ---------------------------------------------------------------
     def deliver(self, message: OutboxMessage) -> None:
-        base = self.base_url()
-        if not base:
-            raise ChannelDisabled(f"the {self.label} channel is not configured ({self.setting} is empty)")
+        base = self.configured_base()
         data = json.dumps(self.document(message), ensure_ascii=False).encode()
         token = self.access_token()
         for attempt in (1, 2):
-            request = urllib.request.Request(self._with_token(base + self.path, token), data=data, method="POST",
-                                             headers={"Content-Type": "application/json; charset=utf-8",
-                                                      MESSAGE_ID_HEADER: str(message.pk)})
-            timeout = settings.GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS
-            try:
-                with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - configured URL
-                    body = response.read()
-            except urllib.error.HTTPError as exc:
-                raise DeliveryFailed(f"{self.label}: HTTP {exc.code} from {base}{self.path}") from exc
-            except (urllib.error.URLError, OSError) as exc:
-                raise DeliveryFailed(f"{self.label}: cannot reach {base}{self.path}: {exc}") from exc
+            body = self.post(self._with_token(base + self.path, token), data, message, shown=base + self.path)
             errcode = self._errcode(body)
             if errcode in TOKEN_ERRORS and token and attempt == 1:
                 token = self.access_token(stale=token)
@@ -221,9 +217,7 @@ class WeChatAdapter(HttpAdapter):
     def media_get(self, media_id: str, *, max_bytes: int) -> tuple[bytes, str]:
         """Download a temporary media file: (content, content type). Raises DeliveryFailed (try again later),
         MediaUnavailable (WeChat has no such media) or ChannelDisabled (not configured)."""
-        base = self.base_url()
-        if not base:
-            raise ChannelDisabled(f"the {self.label} channel is not configured ({self.setting} is empty)")
+        base = self.configured_base()
         url = f"{base}/cgi-bin/media/get?" + urllib.parse.urlencode({"media_id": media_id})
         token = self.access_token()
         timeout = settings.GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS
