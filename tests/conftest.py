@@ -38,6 +38,21 @@ def client_for(user) -> APIClient:
     return client
 
 
+def english(client: APIClient) -> APIClient:
+    """For tests that check messages in English (Chinese is the default: the catalogue translates them)."""
+    client.credentials(HTTP_ACCEPT_LANGUAGE="en")
+    return client
+
+
+def assert_field_error(response, field: str, *words: str) -> None:
+    """A 400 whose ``fields`` name ``field``, its first message containing each of ``words``."""
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "invalid" and field in body["fields"], body
+    for word in words:
+        assert word in body["fields"][field][0], body
+
+
 def pytest_collection_modifyitems(config, items):
     from django.db import connection
 

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from dispatch.models import CalendarOverride, RoutingRule
 from dispatch.selectors import work_calendar
-from tests.conftest import client_for
+from tests.conftest import assert_field_error, client_for, english
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +18,7 @@ OVERRIDES = "/api/v1/calendar-overrides/"
 
 @pytest.fixture
 def admin(world):
-    client = client_for(make_user("a", ("admin", None)))
-    client.credentials(HTTP_ACCEPT_LANGUAGE="en")  # the assertions below read the English messages
-    return client
+    return english(client_for(make_user("a", ("admin", None))))  # the assertions below read the English messages
 
 
 def rule_body(world, **changes) -> dict:
@@ -28,14 +26,6 @@ def rule_body(world, **changes) -> dict:
             "auto_dispatch": True, "note": "垃圾归环卫"}
     body.update(changes)
     return {key: value for key, value in body.items() if value is not ...}
-
-
-def assert_field_error(response, field: str, *words: str):
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["code"] == "invalid" and field in body["fields"], body
-    for word in words:
-        assert word in body["fields"][field][0], body
 
 
 # --- Routing rules ---------------------------------------------------------------------------------------------------

@@ -12,19 +12,13 @@ from rest_framework.test import APIClient
 from dispatch.models import SlaPolicy, StageClock
 from dispatch.sla import case_limit
 from events.models import Category
-from tests.conftest import client_for
+from tests.conftest import assert_field_error, client_for, english
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
 POLICIES = "/api/v1/sla-policies/"
 SH = ZoneInfo("Asia/Shanghai")
-
-
-def english(client):
-    """The messages are checked in English (Chinese is the default once the catalogue translates them)."""
-    client.credentials(HTTP_ACCEPT_LANGUAGE="en")
-    return client
 
 
 @pytest.fixture
@@ -37,14 +31,6 @@ def policy_body(**changes) -> dict:
             "unit": "work_hour", "priority": 0}
     body.update(changes)
     return {key: value for key, value in body.items() if value is not ...}
-
-
-def assert_field_error(response, field: str, *words: str):
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["code"] == "invalid" and field in body["fields"], body
-    for word in words:
-        assert word in body["fields"][field][0], body
 
 
 def test_sla_policy_crud(world, admin):

@@ -42,5 +42,5 @@ def test_an_administrator_reads_the_wechat_rows_but_cannot_change_them(admin_cli
 def test_a_message_is_found_by_its_case_number(admin_client, rows):
     number = rows["wechatmessage"].case.number
     page = admin_client.get("/admin/events/wechatmessage/", {"q": number})
-    assert page.status_code == 200 and "oWX-1".encode() in page.content
+    assert page.status_code == 200 and b"oWX-1" in page.content
     assert b"oWX-1" not in admin_client.get("/admin/events/wechatmessage/", {"q": "2099010100001"}).content
