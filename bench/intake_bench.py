@@ -20,20 +20,18 @@ import os
 import random
 import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.common import CpuSplit, fresh_demo_database, gunicorn_start, percentile, sh  # noqa: E402
+
 DB_NAME = "gridloop_bench"
 PORT = 8765
 WARM_UP_CASES = 10
-
-
-def sh(*args, env=None, check=True):
-    return subprocess.run(args, cwd=ROOT, env=env, check=check, capture_output=True, text=True)
 
 
 def post(conn, path, token, body):
@@ -72,51 +70,6 @@ def load(path, token, make_body, seconds, clients):
     return ok[0], errors[0], time.perf_counter() - started
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(match) -> float:
-    """CPU seconds (user + system) used so far by the processes whose /proc/<pid>/stat ``match`` accepts."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        if match(int(entry), comm, int(fields[1])):
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
-
-
-class CpuSplit:
-    """CPU per request of the web workers, PostgreSQL (all its processes) and this load driver, over one phase."""
-
-    def __init__(self, server_pid):
-        self.server_pid = server_pid
-
-    def sample(self):
-        return (cpu_seconds(lambda pid, comm, ppid: ppid == self.server_pid),
-                cpu_seconds(lambda pid, comm, ppid: comm.startswith("postgres")),
-                sum(os.times()[:2]))
-
-    def start(self):
-        self.before = self.sample()
-
-    def per_request(self, requests):
-        after = self.sample()
-        return [(a - b) * 1000 / max(requests, 1) for a, b in zip(after, self.before, strict=True)]
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20)
@@ -128,11 +81,8 @@ def main():
     url = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
     env = {**os.environ, "DATABASE_URL": url, "GRIDLOOP_EXTRA_APPS": "bench.bare", "DJANGO_DEBUG": "0",
            "GRIDLOOP_VAR_DIR": str(ROOT / "var" / "bench"), "LOG_LEVEL": "WARNING"}
-    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}")
-    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {DB_NAME}")
+    fresh_demo_database(DB_NAME, env)
     python = sys.executable
-    sh(python, "manage.py", "migrate", "--no-input", "-v", "0", env=env)
-    sh(python, "manage.py", "demo_city", "--quiet", env=env)
     setup = sh(python, "manage.py", "shell", "--no-imports", "-c", (
         "import json; from rest_framework.authtoken.models import Token; from grids.models import User;"
         "from grids.selectors import grid_index;"
@@ -154,20 +104,9 @@ def main():
     ), env=env)
     points = json.loads(pts.stdout.strip().splitlines()[-1])
 
-    gunicorn = subprocess.Popen(
-        [str(Path(python).parent / "gunicorn"), "-c", "config/gunicorn.conf.py", "config.wsgi", "--bind",
-         f"127.0.0.1:{PORT}", "--workers",
-         str(args.workers), "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )
+    gunicorn = gunicorn_start(env, port=PORT, workers=args.workers, threads=4,
+                              options=("-c", "config/gunicorn.conf.py"))
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz/")
-                break
-            except OSError:
-                time.sleep(0.1)
-
         def bare_body(rng):
             lat, lng = rng.choice(points)
             return {"description": "路灯不亮", "lat": lat, "lng": lng, "citizen_name": "张三",

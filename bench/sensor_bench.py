@@ -46,15 +46,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.intake_bench import CpuSplit  # noqa: E402
+from bench.common import CpuSplit, gunicorn_start, sh  # noqa: E402
 
 DB_NAME = "gridloop_sensorbench"
 PORT = 8766
 DSN = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
-
-
-def sh(*args, env=None, check=True):
-    return subprocess.run(args, cwd=ROOT, env=env, check=check, capture_output=True, text=True)
 
 
 def psql(sql: str, db: str = "postgres") -> str:
@@ -140,24 +136,11 @@ def http_batches(stream: Stream, devices: list[str], total: int, batch: int) -> 
 
 # --- HTTP phase ------------------------------------------------------------------------------------------------------
 def run_http(args, env, key_id: str, secret: str, shares: list[list[str]], stream: Stream) -> dict:
-    python = sys.executable
-    gunicorn = subprocess.Popen(
-        [str(Path(python).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers",
-         str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads), "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )
+    gunicorn = gunicorn_start(env, port=PORT, workers=args.workers, threads=args.threads)
     per_client = args.events // len(shares)
     plans = [http_batches(stream, share, per_client, args.batch) for share in shares]
     warm = [plan.pop(0) for plan in plans]  # one batch per client before the clock starts
     try:
-        for _ in range(200):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=1)
-                conn.request("GET", "/healthz/")
-                conn.getresponse().read()
-                break
-            except OSError:
-                time.sleep(0.1)
         errors: list[str] = []
 
         def send(conn, body, new_n, dups):

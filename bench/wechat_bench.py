@@ -22,7 +22,6 @@ import os
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -32,6 +31,7 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.common import fresh_demo_database, gunicorn_start, percentile, sh  # noqa: E402
 from events.wechat.crypto import MessageCrypto, signature  # noqa: E402  (no Django needed)
 
 DB_NAME = "gridloop_wechatbench"
@@ -40,10 +40,6 @@ REDIS_DB = 12
 TOKEN, AES_KEY, APP_ID, ACCOUNT = "bench-token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx-bench", "gh_bench"
 crypto = MessageCrypto(AES_KEY, APP_ID)
 msg_ids = itertools.count(7_000_000_000_000_000_000)
-
-
-def sh(*args, env=None, check=True):
-    return subprocess.run(args, cwd=ROOT, env=env, check=check, capture_output=True, text=True)
 
 
 def message(openid: str, msg_type: str, **fields) -> str:
@@ -111,11 +107,6 @@ def burst(jobs: list) -> list[tuple[float, int, str]]:
     return results
 
 
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
 def summary(values: list[float]) -> str:
     ms = [v * 1000 for v in values]
     return (f"p50 {percentile(ms, 50):7.1f} ms  p95 {percentile(ms, 95):7.1f} ms  max {max(ms):7.1f} ms  "
@@ -150,11 +141,8 @@ def main():
            "LOG_LEVEL": "WARNING", "GRIDLOOP_WECHAT_TOKEN": TOKEN, "GRIDLOOP_WECHAT_ENCODING_AES_KEY": AES_KEY,
            "GRIDLOOP_WECHAT_APP_ID": APP_ID, "GRIDLOOP_WECHAT_API_BASE": "", "GRIDLOOP_WECHAT_LANGUAGE": "en"}
     sh("redis-cli", "-n", str(REDIS_DB), "FLUSHDB")
-    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}")
-    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {DB_NAME}")
+    fresh_demo_database(DB_NAME, env)
     python = sys.executable
-    sh(python, "manage.py", "migrate", "--no-input", "-v", "0", env=env)
-    sh(python, "manage.py", "demo_city", "--quiet", env=env)
     pts = sh(python, "manage.py", "shell", "--no-imports", "-c", (
         "import json; from grids.models import Region;"
         "r = Region.objects.filter(level='grid').order_by('code')[:200];"
@@ -164,18 +152,10 @@ def main():
     ), env=env)
     points = __import__("json").loads(pts.stdout.strip().splitlines()[-1])
 
-    gunicorn = subprocess.Popen(
-        [str(Path(python).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers",
-         str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads), "--backlog", "2048",
-         "--log-level", "warning"], cwd=ROOT, env=env)
+    gunicorn = gunicorn_start(env, port=PORT, workers=args.workers, threads=args.threads,
+                              options=("--backlog", "2048"))
     rounds: dict[str, list] = {}
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz/")
-                break
-            except OSError:
-                time.sleep(0.1)
         burst([lambda i=i: signature_get(i) for i in range(20)])  # warm-up: workers import, connect
         burst([lambda i=i: safe_post(f"oWX-warm-{i}", message(f"oWX-warm-{i}", "text", Content="我的"))
                for i in range(20)])
