@@ -150,6 +150,21 @@ def test_the_api_lists_candidates_within_the_callers_area(world):
     assert client_for(world.dispatcher_b).get(f"/api/v1/cases/{second.number}/duplicates/").status_code == 404
 
 
+def test_a_scope_filter_narrows_the_candidates_and_an_empty_one_finds_nothing(world):
+    from django.db.models import Q
+
+    by_operator = file_hotline(world, category=world.category)
+    by_other = file_hotline(world, category=world.category, lat=north(world.point, 10)[0])
+    Case.objects.filter(pk=by_other.pk).update(reporter=None)
+    lat, lng = world.point
+    search = lambda within: [c.number for c in duplicate_candidates(  # noqa: E731
+        lat=lat, lng=lng, category=world.category, now=timezone.now(), within=within)]
+    assert search(Q()) == [by_operator.number, by_other.number]  # (an administrator's scope: no condition)
+    assert search(Q(reporter_id=by_operator.reporter_id)) == [by_operator.number]
+    assert search(Q(region_code__startswith="nowhere") | Q(department_id__in=[-1])) == []
+    assert search(Q(pk__in=[])) == []  # (a user without roles)
+
+
 def test_merged_reporters_are_told_on_their_own_channel_when_the_main_case_closes(world):
     main = file_hotline(world, category=world.category)
     by_wechat = file_hotline(world, category=world.category, citizen_phone="", citizen_openid="o-wechat-1")
