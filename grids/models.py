@@ -5,6 +5,8 @@ street +3, community +3, unit grid +3 = 15 digits. Because every code extends it
 prefix: ``Region.subtree_prefix`` is what scope queries filter on.
 """
 
+import secrets
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -113,11 +115,19 @@ class Department(models.Model):
         return self.name
 
 
+def roles_version_start() -> int:
+    return secrets.randbits(48)
+
+
 class User(AbstractUser):
     """A staff account. Citizens are not users: they are known by a channel identity on their reports."""
 
     display_name = models.CharField(_("display name"), max_length=50, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    # Moved on (by a random step) by database triggers whenever the user's role assignments, or the regions and
+    # departments they name, change (migration grids 0002): the token or session read brings it along, so
+    # grids.selectors.roles_of can keep a process-wide copy of the roles and know at no cost when it is stale.
+    roles_version = models.BigIntegerField(_("roles version"), default=roles_version_start, editable=False)
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("staff user")

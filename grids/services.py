@@ -21,6 +21,7 @@ from .models import (
     RoleAssignment,
     User,
 )
+from .selectors import roles_forget
 
 
 # --- Geometry version -------------------------------------------------------------------------------------------------
@@ -244,10 +245,14 @@ def role_assign(
         ok = region.level in COMMAND_LEVELS
     if not ok:
         raise InvalidInput(f"a {role} is assigned to {ROLE_SHAPES[role]}", field="region" if needs_region else "department")
-    assignment, _ = RoleAssignment.objects.get_or_create(user=user, role=role, region=region, department=department)
+    assignment, created = RoleAssignment.objects.get_or_create(user=user, role=role, region=region,
+                                                               department=department)
+    if created:
+        roles_forget(user)
     return assignment
 
 
 def role_revoke(*, assignment: RoleAssignment) -> None:
     assignment.delete()
+    roles_forget(assignment.user)
 
