@@ -47,6 +47,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from config.rows import row_insert, row_update
 from events.models import OPEN_STATES, Case, CaseState, CommandLevel, LimitUnit
 
 from .models import Light, Stage, StageClock
@@ -129,7 +130,7 @@ def clock_start(*, case: Case, stage: str, now: datetime, calendar=None, save: b
     if case.state == CaseState.SUSPENDED:  # restarted while suspended (an escalation): paused from the start
         clock.paused_at = now
     if save:
-        clock.save()
+        row_insert(clock)
     return clock
 
 
@@ -138,7 +139,7 @@ def _finish(clock: StageClock, calendar, now: datetime, on_time: bool | None = N
     clock.finished_at = now
     clock.on_time = (now <= clock.deadline) if on_time is None else on_time
     clock.light = _light_at(clock, now)
-    clock.save()
+    row_update(clock)
 
 
 # --- Transitions ---------------------------------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ def _clocks_move(case: Case, clocks: list[StageClock], action: str, calendar, no
                 clock.extensions += 1
                 _schedule(clock, calendar)
                 clock.light = _light_at(clock, now)
-            clock.save()
+            row_update(clock)
         return []
     stage = STAGE_OF_STATE.get(case.state)
     # rework handles again from the start; escalate (by hand) restarts the stage at the new level with its limit

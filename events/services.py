@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from config.csv_rows import csv_rows
 from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unprocessable
+from config.rows import row_insert, row_update
 from dispatch.clocks import clocks_on_transition
 from dispatch.outbox import notifications_for_event
 from dispatch.routing import route
@@ -198,7 +199,7 @@ def event_append(*, case: Case, kind: str, actor: Actor, role: str = "", from_st
     """Append one event to the case's hash chain. The caller holds the case row lock and saves the case after."""
     event = _event_row(case=case, kind=kind, actor=actor, role=role, from_state=from_state, to_state=to_state,
                        payload=payload or {}, now=now or timezone.now())
-    event.save(force_insert=True)
+    row_insert(event)
     return event
 
 
@@ -402,7 +403,7 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
         # Without photos the first event is known before the case is written, so the case row goes in with its
         # chain head; with photos the event names their ids, and the head is written once they exist.
         event = None if files else reported()
-        case.save()
+        row_insert(case)
         report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
                                  now=now)
         attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, 1)
@@ -411,7 +412,7 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
         if files:
             payload["photos"] = [a.pk for a in attachments]
             event = reported()
-        event.save(force_insert=True)
+        row_insert(event)
         clocks = clocks_on_transition(case=case, action="reported", from_state="", now=now)
         if files:
             Case.objects.filter(pk=case.pk).update(last_seq=case.last_seq, last_hash=case.last_hash)
@@ -483,14 +484,14 @@ def _required(action: Action, inputs: dict) -> None:
 def _inbound_report(case: Case, *, actor: Actor, data: ReportInput, description: str, key: str, scope: str,
                     now: datetime) -> InboundReport:
     """The raw, immutable record of what the channel delivered, attached to ``case``."""
-    return InboundReport.objects.create(
+    return row_insert(InboundReport(
         channel=data.channel, case=case, reporter=actor.user, citizen_name=data.citizen_name[:50],
         citizen_phone=data.citizen_phone[:20], citizen_openid=data.citizen_openid[:64],
         citizen_email=data.citizen_email, citizen_key=key, description=description, lat=data.lat, lng=data.lng,
         address=data.address[:300], category=data.category, urgency=data.urgency, self_handled=data.self_handled,
         raw_payload=data.raw_payload, received_at=now, idempotency_key=data.idempotency_key,
         idempotency_scope=scope if data.idempotency_key else "",
-    )
+    ))
 
 
 def _report_join(candidate: Candidate, *, actor: Actor, data: ReportInput, description: str, key: str, scope: str,
@@ -623,7 +624,7 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
             case_level_up(case, reason=_("returned %(n)s times: re-dispatch from the upper command center")
                       % {"n": case.returns_count}, now=now)
         clocks = clocks_on_transition(case=case, action=spec.name, from_state=from_state, now=now)  # after a level-up
-        case.save()
+        row_update(case)
         with_related(case, clocks=clocks)  # as they are now: the detail shown after the action reads them no more
         _notify(case, since_seq=first_new_seq, last=event)
         routing = payload.get("routing") or {}
