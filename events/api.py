@@ -35,6 +35,7 @@ from .serializers import (
     ContactSerializer,
     DuplicateCandidateSerializer,
     case_detail_data,
+    validated_input,
 )
 from .services import ReportInput, allowed_actions, case_act, case_contact_view, case_report
 from .workflow import ACTIONS
@@ -161,9 +162,8 @@ class CaseViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(CaseListSerializer(page, many=True).data)
 
     def create(self, request):
-        serializer = CaseReportSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = ReportInput(**serializer.validated_data, idempotency_key=_idempotency_key(request))
+        data = ReportInput(**validated_input(CaseReportSerializer, request.data),
+                           idempotency_key=_idempotency_key(request))
         case, created = case_report(actor=Actor.staff(request.user), data=data)
         # A new case comes back with its report, photos, first event and clock in memory: shown without a re-read.
         in_memory = case if created and hasattr(case, "_prefetched_objects_cache") else None
@@ -242,9 +242,7 @@ class CaseActionView(APIView):
         },
     )
     def post(self, request, number, action):
-        serializer = CaseActionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        inputs = dict(serializer.validated_data)  # only the keys sent: the fields have no defaults
+        inputs = validated_input(CaseActionSerializer, request.data)  # only the keys sent: the fields have no defaults
         key = _idempotency_key(request)
         if key:
             inputs["idempotency_key"] = key  # case_act ignores a retry of an action already taken with this key
