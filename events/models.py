@@ -130,9 +130,9 @@ class FieldCheck(models.TextChoices):
 class Case(models.Model):
     """A case (案卷). Its state changes only through ``events.services.case_act``; see events/workflow.py."""
 
-    number = models.CharField(_("case number"), max_length=20, unique=True)
+    number = models.CharField(_("case number"), max_length=20)
     state = FSMField(_("state"), max_length=12, choices=CaseState.choices, default=CaseState.REPORTED,
-                     protected=True, db_index=True)
+                     protected=True)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     category = models.ForeignKey(Category, verbose_name=_("category"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="cases")
@@ -153,16 +153,16 @@ class Case(models.Model):
     level = models.CharField(_("command level"), max_length=10, choices=CommandLevel.choices,
                              default=CommandLevel.STREET)
     department = models.ForeignKey("grids.Department", verbose_name=_("department in charge"), null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="cases")
+                                   on_delete=models.PROTECT, related_name="cases", db_index=False)
     merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="merged_cases")
+                                    on_delete=models.PROTECT, related_name="merged_cases", db_index=False)
     close_reason = models.CharField(_("close reason"), max_length=15, choices=CloseReason.choices, blank=True)
     self_handled = models.BooleanField(_("reported as handled on the spot"), default=False)
     field_check_status = models.CharField(_("on-site check (核实)"), max_length=10, choices=FieldCheck.choices, blank=True)
     outside_reporter_grids = models.BooleanField(_("reported outside the worker's grids"), default=False)
     reporter = models.ForeignKey("grids.User", verbose_name=_("reporting staff"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="reported_cases")
-    citizen_key = models.CharField(_("citizen identity hash"), max_length=64, blank=True, db_index=True)
+    citizen_key = models.CharField(_("citizen identity hash"), max_length=64, blank=True)
     returns_count = models.PositiveIntegerField(_("returns"), default=0)
     reworks_count = models.PositiveIntegerField(_("reworks"), default=0)
     extensions_count = models.PositiveIntegerField(_("extensions approved"), default=0)
@@ -176,7 +176,7 @@ class Case(models.Model):
     # A citizen report that came without a location (e.g. free text on WeChat): the dispatcher sets the location (and
     # the category) when accepting it. Rated 1–2 by the reporter: waits for a supervisor's reopen decision.
     unstructured = models.BooleanField(_("awaiting location (unstructured report)"), default=False)
-    reopen_review = models.BooleanField(_("dissatisfied: reopen decision due"), default=False, db_index=True)
+    reopen_review = models.BooleanField(_("dissatisfied: reopen decision due"), default=False)
     created_at = models.DateTimeField(_("created at"), db_index=True)
     updated_at = models.DateTimeField(_("updated at"))
     verified_at = models.DateTimeField(_("checked at"), null=True, blank=True)
@@ -188,9 +188,17 @@ class Case(models.Model):
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         ordering = ["-number"]
+        # Every index is paid for on each intake and, as a transition changes the state, on each transition too: no
+        # index another one covers (state and department lead the composite ones), no pattern-ops copies
+        # PostgreSQL would add for unique or indexed text columns only looked up whole (number, citizen_key),
+        # and partial indexes where only a few rows qualify.
+        constraints = [models.UniqueConstraint(fields=["number"], name="unique_case_number")]
         indexes = [
             models.Index(fields=["state", "level", "region_code"]),
             models.Index(fields=["department", "state"]),
+            models.Index(fields=["citizen_key"], name="case_citizen_key"),
+            models.Index(fields=["merged_into"], name="case_merged_into", condition=models.Q(merged_into__isnull=False)),
+            models.Index(fields=["reopen_review"], name="case_reopen_review", condition=models.Q(reopen_review=True)),
             # Duplicate search (events/duplicates.py): a bounding box over open cases only.
             models.Index(fields=["lat", "lng"], name="case_open_point",
                          condition=models.Q(state__in=OPEN_STATE_VALUES)),
@@ -317,7 +325,8 @@ class CaseEvent(models.Model):
     ``hash = SHA-256(canonical JSON of the row + prev_hash)`` (events/chain.py). On PostgreSQL a trigger refuses
     UPDATE and DELETE. The case timeline is read from these rows."""
 
-    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="events")
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="events",
+                             db_index=False)  # (the unique (case, seq) index serves)
     seq = models.PositiveIntegerField(_("number"))
     kind = models.CharField(_("kind"), max_length=30)
     actor = models.ForeignKey("grids.User", verbose_name=_("actor"), null=True, blank=True,
@@ -356,7 +365,7 @@ class InboundReport(models.Model):
     citizen_phone = models.CharField(_("citizen phone"), max_length=20, blank=True)
     citizen_openid = models.CharField(_("WeChat openid"), max_length=64, blank=True)
     citizen_email = models.EmailField(_("citizen email"), blank=True)
-    citizen_key = models.CharField(_("citizen identity hash"), max_length=64, blank=True, db_index=True)
+    citizen_key = models.CharField(_("citizen identity hash"), max_length=64, blank=True)
     description = models.TextField(_("description"), max_length=4000)
     lat = models.FloatField(_("latitude"), null=True, blank=True)
     lng = models.FloatField(_("longitude"), null=True, blank=True)
@@ -379,6 +388,7 @@ class InboundReport(models.Model):
                 name="unique_report_idempotency_key",
             )
         ]
+        indexes = [models.Index(fields=["citizen_key"], name="report_citizen_key")]  # (no pattern-ops copy)
 
     def __str__(self):
         return f"{self.get_channel_display()} → {self.case_id}"
