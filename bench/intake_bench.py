@@ -1,8 +1,9 @@
 """Intake throughput over HTTP and transition latency, on gunicorn + PostgreSQL.
 
-    .venv/bin/python bench/intake_bench.py [--seconds 20] [--clients 8] [--workers 2]
+    .venv/bin/python bench/intake_bench.py [--seconds 20] [--rounds 5] [--clients 8] [--workers 2]
 
-In one run, against one gunicorn serving one PostgreSQL database (``gridloop_bench``, dropped and made afresh):
+In one run, against one gunicorn serving one PostgreSQL database (``gridloop_bench``, dropped and made afresh),
+taking turns in ``--rounds`` rounds (so that the shared machine's slower and faster spells fall on both):
 1. baseline: a bare DRF create endpoint (bench/bare: ModelSerializer → INSERT, same auth) — requests/s;
 2. Gridloop: ``POST /api/v1/cases/`` hotline intake (locate, case number, case + report + hash-chained event) —
    requests/s, and the ratio to the baseline (target ≥ 0.6);
@@ -76,6 +77,7 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency-cases", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5, help="turns each endpoint takes (--seconds split over them)")
     args = parser.parse_args()
 
     url = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
@@ -94,50 +96,74 @@ def main():
     ), env=env)
     tokens = json.loads(setup.stdout.strip().splitlines()[-1])
 
-    # points inside the first street (so the street's dispatcher and handler can act on them)
-    pts = sh(python, "manage.py", "shell", "--no-imports", "-c", (
+    # Every unit grid's rectangle (the demo city's grids are axis-aligned, about 100 m across). The load files
+    # reports at random points all over the city, as a hotline does; the latency phase files its cases in the first
+    # street, whose dispatcher and handler then act on them.
+    boxes = sh(python, "manage.py", "shell", "--no-imports", "-c", (
         "import json; from grids.models import Region;"
-        f"r = Region.objects.filter(level='grid', code__startswith='{tokens['bbox_grid'][:9]}');"
-        "c = [x.boundary['coordinates'][0] for x in r];"
-        "print(json.dumps([[(min(p[1] for p in ring)+max(p[1] for p in ring))/2,"
-        "(min(p[0] for p in ring)+max(p[0] for p in ring))/2] for ring in c]))"
+        "r = Region.objects.filter(level='grid').order_by('code');"
+        "c = [(x.code, x.boundary['coordinates'][0]) for x in r];"
+        "print(json.dumps([[code, min(p[1] for p in ring), max(p[1] for p in ring),"
+        "min(p[0] for p in ring), max(p[0] for p in ring)] for code, ring in c]))"
     ), env=env)
-    points = json.loads(pts.stdout.strip().splitlines()[-1])
+    grids = json.loads(boxes.stdout.strip().splitlines()[-1])
+    first_street = [box for box in grids if box[0].startswith(tokens["bbox_grid"][:9])]
+
+    def case_count() -> int:
+        return int(sh(python, "manage.py", "shell", "--no-imports", "-c",
+                      "from events.models import Case; print(Case.objects.count())", env=env).stdout.split()[-1])
 
     gunicorn = gunicorn_start(env, port=PORT, workers=args.workers, threads=4,
                               options=("-c", "config/gunicorn.conf.py"))
     try:
-        def bare_body(rng):
-            lat, lng = rng.choice(points)
+        def report(rng, boxes):
+            _code, lat0, lat1, lng0, lng1 = rng.choice(boxes)
+            inset = 0.02  # (a point on a grid's edge belongs to either neighbour)
+            lat = lat0 + (lat1 - lat0) * rng.uniform(inset, 1 - inset)
+            lng = lng0 + (lng1 - lng0) * rng.uniform(inset, 1 - inset)
             return {"description": "路灯不亮", "lat": lat, "lng": lng, "citizen_name": "张三",
                     "citizen_phone": "13812341234"}
 
-        def intake_body(rng):
-            return {"channel": "hotline", **bare_body(rng)}
+        def bare_body(rng):
+            return report(rng, grids)
 
+        def intake_body(rng, boxes=grids):
+            return {"channel": "hotline", **report(rng, boxes)}
+
+        # The two endpoints take turns, round by round, so that a slower or faster spell of this shared machine
+        # falls on both alike; totals over all rounds give the rates, the CPU split and the ratio.
         split = CpuSplit(gunicorn.pid)
         load("/bench/bare/reports/", tokens["operator"], bare_body, 2, args.clients)  # warm-up
-        split.start()
-        bare_ok, bare_err, bare_s = load("/bench/bare/reports/", tokens["operator"], bare_body, args.seconds,
-                                         args.clients)
-        bare_cpu = split.per_request(bare_ok + bare_err)
         load("/api/v1/cases/", tokens["operator"], intake_body, 2, args.clients)  # warm-up
-        count_before = int(sh(python, "manage.py", "shell", "--no-imports", "-c",
-                              "from events.models import Case; print(Case.objects.count())", env=env)
-                           .stdout.split()[-1])
-        split.start()
-        ok, err, secs = load("/api/v1/cases/", tokens["operator"], intake_body, args.seconds, args.clients)
-        intake_cpu = split.per_request(ok + err)
-        count_after = int(sh(python, "manage.py", "shell", "--no-imports", "-c",
-                             "from events.models import Case; print(Case.objects.count())", env=env)
-                          .stdout.split()[-1])
+        count_before = case_count()
+        phases = {"bare": ("/bench/bare/reports/", bare_body), "intake": ("/api/v1/cases/", intake_body)}
+        totals = {name: [0, 0, 0.0, [0.0, 0.0, 0.0]] for name in phases}  # ok, errors, seconds, CPU ms
+        rounds = []
+        for _ in range(args.rounds):
+            row = {}
+            for name, (path, make_body) in phases.items():
+                split.start()
+                ok_, err_, secs_ = load(path, tokens["operator"], make_body, args.seconds / args.rounds,
+                                        args.clients)
+                cpu = split.per_request(1)
+                total = totals[name]
+                total[0] += ok_
+                total[1] += err_
+                total[2] += secs_
+                total[3] = [a + b for a, b in zip(total[3], cpu, strict=True)]
+                row[name] = ok_ / secs_
+            rounds.append(row)
+        count_after = case_count()
+        (bare_ok, bare_err, bare_s, bare_cpu), (ok, err, secs, intake_cpu) = totals["bare"], totals["intake"]
+        bare_cpu = [ms / max(bare_ok + bare_err, 1) for ms in bare_cpu]
+        intake_cpu = [ms / max(ok + err, 1) for ms in intake_cpu]
 
         # HTTP transition latency, one client
         conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
         numbers = []
         rng = random.Random(7)
         for _ in range(WARM_UP_CASES + args.latency_cases):
-            status, body = post(conn, "/api/v1/cases/", tokens["operator"], intake_body(rng))
+            status, body = post(conn, "/api/v1/cases/", tokens["operator"], intake_body(rng, first_street))
             assert status == 201, body
             numbers.append(json.loads(body)["number"])
         department = tokens["handler"]
@@ -167,7 +193,9 @@ def main():
     bare_rps, rps = bare_ok / bare_s, ok / secs
     everything = [v for values in latencies.values() for v in values]
     print(f"\nIntake over HTTP: gunicorn {args.workers} workers × 4 threads, {args.clients} keep-alive clients, "
-          f"{args.seconds:.0f} s each, PostgreSQL")
+          f"{args.seconds:.0f} s each in {args.rounds} alternating rounds, PostgreSQL")
+    print("  rounds (req/s bare / Gridloop = ratio): " + ", ".join(
+        f"{r['bare']:.0f} / {r['intake']:.0f} = {r['intake'] / r['bare']:.2f}" for r in rounds))
     print(f"  baseline bare DRF create : {bare_rps:8.1f} req/s  ({bare_ok} ok, {bare_err} errors)")
     print(f"  Gridloop POST /cases/    : {rps:8.1f} req/s  ({ok} ok, {err} errors)")
     print(f"  ratio Gridloop / bare    : {rps / bare_rps:8.2f}   (target ≥ 0.60)")
