@@ -53,7 +53,7 @@ def main():
     from django.db import connection
     from django.utils import timezone
 
-    from events.duplicates import duplicate_candidates
+    from events.duplicates import duplicate_candidates, search_statement
     from events.models import OPEN_STATE_VALUES, Case, Category
     from grids.models import Level, Region
 
@@ -123,17 +123,19 @@ def main():
             timings.append((time.perf_counter() - t) * 1000)
         return sorted(timings), found
 
-    def plan():
-        qs = Case.objects.filter(state__in=OPEN_STATE_VALUES, lat__range=(30.19, 30.191), lng__range=(120.1, 120.101),
-                                 category__kind="event", category__major_code="01")
-        q, params = qs.query.sql_with_params()
+    def plan():  # the statement a search runs, for the first point and category of the run
+        sql, params = search_statement(lat=(lat0 + lat1) / 2, lng=(lng0 + lng1) / 2,
+                                       category=by_id[categories[0]], now=now)
         with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + q, params)
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
             return "\n".join("    " + row[0] for row in cursor.fetchall())
 
     searches(20)  # warm-up
     indexed, found = searches(args.searches)
     indexed_plan = plan()
+    # A new connection for the baseline: the search is a prepared statement, and a connection keeps the plan it made
+    # (with the index) whatever the session's settings say afterwards.
+    connection.close()
     with connection.cursor() as cursor:
         cursor.execute("SET enable_indexscan = off")
         cursor.execute("SET enable_bitmapscan = off")

@@ -92,13 +92,11 @@ def _scope_sql(within: Q, connection) -> tuple[str, list] | None:
     return f" AND ({sql})", list(params)
 
 
-def duplicate_candidates(*, lat: float | None, lng: float | None, category: Category | None, now: datetime,
-                         exclude_pk: int | None = None, limit: int = 5, within: Q | None = None,
-                         load_cases: bool = True) -> list[Candidate]:
-    """Open cases that a report at (lat, lng) of ``category`` probably repeats, nearest first (module docstring);
-    ``within`` limits them further (a viewer's area scope). Without ``load_cases`` only their ids and numbers."""
-    if lat is None or lng is None:
-        return []
+def search_statement(*, lat: float, lng: float, category: Category | None, now: datetime,
+                     exclude_pk: int | None = None, limit: int = 5, within: Q | None = None
+                     ) -> tuple[str, list] | None:
+    """The search's SQL and parameters (None: ``within`` matches nothing), for ``duplicate_candidates`` and for
+    ``EXPLAIN`` in bench/duplicates_bench.py."""
     radius, window = search_rules(category)
     dlat = math.degrees(radius / EARTH_RADIUS_M)
     dlng = dlat / max(math.cos(math.radians(lat)), 1e-6)
@@ -119,12 +117,27 @@ def duplicate_candidates(*, lat: float | None, lng: float | None, category: Cate
     if within is not None:
         scope = _scope_sql(within, connection)
         if scope is None:
-            return []
+            return None
         where += scope[0]
         params += scope[1]
     params += [dlat * dlat * 1.0001, limit * 2]
+    return _SEARCH.format(other=other, open=_OPEN, where=where), params
+
+
+def duplicate_candidates(*, lat: float | None, lng: float | None, category: Category | None, now: datetime,
+                         exclude_pk: int | None = None, limit: int = 5, within: Q | None = None,
+                         load_cases: bool = True) -> list[Candidate]:
+    """Open cases that a report at (lat, lng) of ``category`` probably repeats, nearest first (module docstring);
+    ``within`` limits them further (a viewer's area scope). Without ``load_cases`` only their ids and numbers."""
+    if lat is None or lng is None:
+        return []
+    statement = search_statement(lat=lat, lng=lng, category=category, now=now, exclude_pk=exclude_pk, limit=limit,
+                                 within=within)
+    if statement is None:
+        return []
+    radius, _window = search_rules(category)
     with connection.cursor() as cursor:
-        cursor.execute(_SEARCH.format(other=other, open=_OPEN, where=where), params)
+        cursor.execute(*statement)
         rows = cursor.fetchall()
     near = []
     for pk, number, case_lat, case_lng, other_class in rows:
