@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.representation import PlannedOutput
+
 from .models import (
     ActorKind,
     Case,
@@ -223,18 +225,18 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}" if at else ""
 
 
-class CodeNameSerializer(serializers.Serializer):
+class CodeNameSerializer(PlannedOutput, serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
 
 
-class CaseCategorySerializer(serializers.Serializer):
+class CaseCategorySerializer(PlannedOutput, serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField(source="minor_name")
     major_name = serializers.CharField()
 
 
-class CaseCountersSerializer(serializers.Serializer):
+class CaseCountersSerializer(PlannedOutput, serializers.Serializer):
     returns = serializers.IntegerField(source="returns_count")
     reworks = serializers.IntegerField(source="reworks_count")
     extensions = serializers.IntegerField(source="extensions_count")
@@ -254,7 +256,7 @@ class CaseReporterSerializer(serializers.Serializer):
     staff = serializers.CharField(allow_null=True, help_text=_("The staff user who filed it, if any."))
 
 
-class CasePhotoSerializer(serializers.Serializer):
+class CasePhotoSerializer(PlannedOutput, serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     url = serializers.SerializerMethodField()
@@ -275,7 +277,7 @@ def _actor_name(event: CaseEvent) -> str:
     return event.actor_kind
 
 
-class CaseEventSerializer(serializers.Serializer):
+class CaseEventSerializer(PlannedOutput, serializers.Serializer):
     seq = serializers.IntegerField()
     kind = serializers.CharField(help_text=_("reported, an action name (accept, dispatch …) or merged_in."))
     actor = serializers.SerializerMethodField(help_text=_("Display name of the staff user, or system/citizen/sensor."))
@@ -291,7 +293,7 @@ class CaseEventSerializer(serializers.Serializer):
         return _actor_name(event)
 
 
-class CaseClockSerializer(serializers.Serializer):
+class CaseClockSerializer(PlannedOutput, serializers.Serializer):
     """The time limit of one stage of the case (SLA clock)."""
 
     stage = serializers.CharField(help_text=_("accept, dispatch, sign, handle, verify or feedback."))
@@ -304,7 +306,7 @@ class CaseClockSerializer(serializers.Serializer):
     paused_seconds = serializers.FloatField()
 
 
-class CaseListSerializer(serializers.Serializer):
+class CaseListSerializer(PlannedOutput, serializers.Serializer):
     number = serializers.CharField()
     state = serializers.ChoiceField(choices=CaseState.choices)
     state_label = serializers.CharField(source="get_state_display")
