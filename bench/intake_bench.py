@@ -171,6 +171,8 @@ def main():
                        f"from rest_framework.authtoken.models import Token; from grids.selectors import departments_of;"
                        f"print(departments_of(Token.objects.get(key='{department}').user)[0].code)",
                        env=env).stdout.split()[-1]
+        conn.close()  # (the server may have dropped the idle keep-alive connection while the shell ran)
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
         latencies = {"accept": [], "dispatch": [], "sign": []}
         steps = [("accept", tokens["dispatcher"], {"category": "E0101"}),
                  ("dispatch", tokens["dispatcher"], {"department": dept_code}),
