@@ -74,3 +74,62 @@ def row_update(obj: Model, fields: tuple[str, ...] | None = None) -> None:
     params.append(model._meta.pk.get_db_prep_value(obj.pk, connection))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def rows_insert(*objs: Model) -> None:
+    """INSERT new rows, each as ``row_insert`` would, where a row may point at one before it in the list (a case,
+    then its report, first event and clock): their primary keys and those foreign keys are set from the database.
+
+    On PostgreSQL all go in as one statement (data-modifying ``WITH`` queries; the foreign keys are checked at its
+    end): one round trip, atomic on its own, so outside a transaction it needs no BEGIN and COMMIT. Elsewhere it is
+    one ``row_insert`` each: the caller runs it in a transaction if the rows must go in together.
+    """
+    if not objs:
+        return
+    alias = router.db_for_write(type(objs[0]), instance=objs[0])
+    connection = connections[alias]
+    if connection.vendor != "postgresql" or len(objs) == 1:
+        for obj in objs:
+            row_insert(obj)
+        return
+    qn = connection.ops.quote_name
+    position = {id(obj): index for index, obj in enumerate(objs)}
+    parts, params, links = [], [], []
+    for index, obj in enumerate(objs):
+        model = type(obj)
+        if router.db_for_write(model, instance=obj) != alias:
+            raise ValueError("rows_insert writes to one database")
+        _sql, fields, _returning = _insert_statement(model, connection)
+        values = []
+        for f in fields:
+            related = f.get_cached_value(obj, None) if f.is_relation else None
+            earlier = position.get(id(related), index) if related is not None else index
+            if earlier < index:  # the row of an item before it: its key comes from that item's INSERT
+                if f.target_field is not related._meta.pk:
+                    raise ValueError(f"rows_insert: {model.__name__}.{f.name} must point at a primary key")
+                values.append(f"(SELECT {qn(f.target_field.column)} FROM r{earlier})")
+                links.append((obj, f, related))
+                continue
+            if related is not None:  # as save() checks it (Model._prepare_related_fields_for_save)
+                if related.pk is None:
+                    raise ValueError(f"rows_insert: {model.__name__}.{f.name} is an unsaved row not listed before it")
+                if getattr(obj, f.attname) in f.empty_values:
+                    setattr(obj, f.name, related)  # saved after it was assigned
+                elif getattr(related, f.target_field.attname) != getattr(obj, f.attname):
+                    f.delete_cached_value(obj)
+            values.append("%s")
+            params.append(f.get_db_prep_save(f.pre_save(obj, True), connection=connection))
+        meta = model._meta
+        parts.append("r{} AS (INSERT INTO {} ({}) VALUES ({}) RETURNING {})".format(
+            index, qn(meta.db_table), ", ".join(qn(f.column) for f in fields), ", ".join(values),
+            qn(meta.pk.column)))
+    sql = "WITH {} SELECT {}".format(", ".join(parts), ", ".join(
+        f"(SELECT {qn(type(obj)._meta.pk.column)} FROM r{index})" for index, obj in enumerate(objs)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        keys = cursor.fetchone()
+    for obj, key in zip(objs, keys, strict=True):
+        obj.pk = type(obj)._meta.pk.to_python(key)
+        obj._state.adding, obj._state.db = False, alias
+    for obj, f, related in links:
+        setattr(obj, f.name, related)  # its key, and the related object stays cached

@@ -47,6 +47,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from config.compiled import CompiledQuery
 from config.rows import row_insert, row_update
 from events.models import OPEN_STATES, Case, CaseState, CommandLevel, LimitUnit
 
@@ -143,6 +144,9 @@ def _finish(clock: StageClock, calendar, now: datetime, on_time: bool | None = N
 
 
 # --- Transitions ---------------------------------------------------------------------------------------------------------
+_clocks_of_case = CompiledQuery(lambda case_id: StageClock.objects.filter(case_id=case_id), int)
+
+
 def clocks_on_transition(*, case: Case, action: str, from_state: str, now: datetime) -> list[StageClock]:
     """Start / finish / pause / resume / extend / restart the case's clocks for the action just applied; returns all
     the case's clocks as they are now, oldest first (what the case detail shows, so it need not read them again).
@@ -152,9 +156,16 @@ def clocks_on_transition(*, case: Case, action: str, from_state: str, now: datet
     """
     calendar = work_calendar()
     # A case just reported has no clocks yet: no need to ask. A case has a handful of clocks: all are read.
-    clocks = [] if action == "reported" else list(StageClock.objects.filter(case=case))
+    clocks = [] if action == "reported" else _clocks_of_case(case.pk)
     started = _clocks_move(case, clocks, action, calendar, now)
     return sorted(clocks + started, key=lambda clock: (clock.started_at, clock.pk))
+
+
+def clocks_for_new_case(*, case: Case, now: datetime) -> list[StageClock]:
+    """The clocks a case just reported starts with, built but not saved, for the caller to insert with the case's
+    other first rows: the same clocks as ``clocks_on_transition(action="reported")`` starts and saves."""
+    stage = STAGE_OF_STATE.get(case.state)
+    return [] if stage is None else [clock_start(case=case, stage=stage, now=now, save=False)]
 
 
 def _clocks_move(case: Case, clocks: list[StageClock], action: str, calendar, now: datetime) -> list[StageClock]:

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.compiled import CompiledQuery
 from events.models import Case, CaseEvent, CommandLevel, InboundReport
 from grids.models import Role, User
 from grids.selectors import ancestor_codes
@@ -94,9 +95,18 @@ def center_code(region_code: str, level: str) -> str:
     return region_code[:9]
 
 
+# Asked on most transitions (who to tell): compiled once (config.compiled).
+_dispatchers_of = CompiledQuery(
+    lambda code: User.objects.filter(is_active=True, roles__role=Role.DISPATCHER, roles__region__code=code)
+    .distinct().order_by("id"), str)
+_handlers_of = CompiledQuery(
+    lambda department_code: User.objects.filter(is_active=True, roles__role=Role.HANDLER,
+                                                roles__department__code=department_code).distinct().order_by("id"),
+    str)
+
+
 def dispatchers_of(code: str) -> list[User]:
-    return list(User.objects.filter(is_active=True, roles__role=Role.DISPATCHER, roles__region__code=code)
-                .distinct().order_by("id"))
+    return _dispatchers_of(code)
 
 
 def supervisors_over(region_code: str) -> list[User]:
@@ -107,8 +117,7 @@ def supervisors_over(region_code: str) -> list[User]:
 
 
 def handlers_of(department_code: str) -> list[User]:
-    return list(User.objects.filter(is_active=True, roles__role=Role.HANDLER,
-                                    roles__department__code=department_code).distinct().order_by("id"))
+    return _handlers_of(department_code)
 
 
 def citizen_recipients(case: Case) -> list[Recipient]:

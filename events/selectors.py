@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from config.compiled import CompiledQuery
 from dispatch.models import StageClock
 from grids.models import Region
 
@@ -133,13 +134,18 @@ def case_detail_complete(case: Case) -> Case:
     if case.merged_into_id is not None:
         case.merged_into = Case.objects.only("id", "number").get(pk=case.merged_into_id)
     loaded = getattr(case, "_prefetched_objects_cache", {})
-    related = {
-        "reports": lambda: InboundReport.objects.filter(case=case).order_by("id"),
-        "attachments": lambda: Attachment.objects.filter(case=case).order_by("id"),
-        "events": lambda: CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq"),
-        "clocks": lambda: StageClock.objects.filter(case=case).order_by("started_at", "id"),
-    }
-    return with_related(case, **{name: rows() for name, rows in related.items() if name not in loaded})
+    return with_related(case, **{name: rows(case.pk) for name, rows in _DETAIL_ROWS.items() if name not in loaded})
+
+
+# The rows of a case detail, by case id: compiled once (config.compiled), as they are read after every action.
+_DETAIL_ROWS = {
+    "reports": CompiledQuery(lambda case_id: InboundReport.objects.filter(case_id=case_id).order_by("id"), int),
+    "attachments": CompiledQuery(lambda case_id: Attachment.objects.filter(case_id=case_id).order_by("id"), int),
+    "events": CompiledQuery(
+        lambda case_id: CaseEvent.objects.filter(case_id=case_id).select_related("actor").order_by("seq"), int),
+    "clocks": CompiledQuery(
+        lambda case_id: StageClock.objects.filter(case_id=case_id).order_by("started_at", "id"), int),
+}
 
 
 def case_visible(*, number: str, user) -> bool:

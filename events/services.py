@@ -13,10 +13,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.compiled import CompiledQuery
 from config.csv_rows import csv_rows
 from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unprocessable
-from config.rows import row_insert, row_update
-from dispatch.clocks import clocks_on_transition
+from config.rows import row_insert, row_update, rows_insert
+from dispatch.clocks import clocks_for_new_case, clocks_on_transition
 from dispatch.outbox import notifications_for_event
 from dispatch.routing import route
 from dispatch.supervision import supervision_order_create
@@ -375,7 +376,12 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
         if joined is not None:
             return joined, False
     number = case_number_next(now)
-    with transaction.atomic():
+    files = bool(photos or before or after)
+    auto_accept = data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL
+    # Without photos or an action to follow, the case and its first rows go in as one statement on PostgreSQL
+    # (config.rows.rows_insert), atomic on its own: then no transaction is opened around it.
+    together = not files and not auto_accept
+    with nullcontext() if together and connection.vendor == "postgresql" else transaction.atomic():
         case = Case(
             number=number, channel=data.channel, category=data.category,
             urgency=data.urgency or (data.category.default_urgency if data.category else Urgency.NORMAL),
@@ -394,32 +400,34 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             payload["unstructured"] = True
         if candidates:  # suggested to the dispatcher, who may merge with one action (GET …/duplicates/ shows them)
             payload["possible_duplicates"] = [c.number for c in candidates]
-        files = bool(photos or before or after)
 
         def reported() -> CaseEvent:  # the first event of the chain; moves case.last_seq and last_hash on
             return _event_row(case=case, kind="reported", actor=actor, role=role, from_state="",
                               to_state=CaseState.REPORTED, payload=payload, now=now)
 
-        # Without photos the first event is known before the case is written, so the case row goes in with its
-        # chain head; with photos the event names their ids, and the head is written once they exist.
-        event = None if files else reported()
-        row_insert(case)
-        report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
-                                 now=now)
-        attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, 1)
-        attachments += _attach(case, before, AttachmentKind.BEFORE, actor, now, 1)
-        attachments += _attach(case, after, AttachmentKind.AFTER, actor, now, 1)
-        if files:
+        if together:  # the first event is known before the case is written: the case row goes in with its head
+            event = reported()
+            report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
+                                     now=now, save=False)
+            clocks = clocks_for_new_case(case=case, now=now)
+            rows_insert(case, report, event, *clocks)
+            attachments = []
+        else:  # the event names the photos' ids: the chain head is written once they exist
+            row_insert(case)
+            report = _inbound_report(case, actor=actor, data=data, description=description, key=key,
+                                     scope=scope, now=now)
+            attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, 1)
+            attachments += _attach(case, before, AttachmentKind.BEFORE, actor, now, 1)
+            attachments += _attach(case, after, AttachmentKind.AFTER, actor, now, 1)
             payload["photos"] = [a.pk for a in attachments]
             event = reported()
-        row_insert(event)
-        clocks = clocks_on_transition(case=case, action="reported", from_state="", now=now)
-        if files:
+            row_insert(event)
+            clocks = clocks_on_transition(case=case, action="reported", from_state="", now=now)
             Case.objects.filter(pk=case.pk).update(last_seq=case.last_seq, last_hash=case.last_hash)
-        if (data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL):
-            case_act(case=case, action="accept", actor=Actor.system("rule:auto_accept_patrol"),
-                     inputs={"note": "rule: reports filed by grid workers are accepted on filing"})
-            return Case.objects.get(pk=case.pk), True
+            if auto_accept:
+                case_act(case=case, action="accept", actor=Actor.system("rule:auto_accept_patrol"),
+                         inputs={"note": "rule: reports filed by grid workers are accepted on filing"})
+                return Case.objects.get(pk=case.pk), True
     event.actor = actor.user
     with_related(case, reports=[report], attachments=attachments, events=[event], clocks=clocks)
     return case, True
@@ -482,16 +490,17 @@ def _required(action: Action, inputs: dict) -> None:
 
 
 def _inbound_report(case: Case, *, actor: Actor, data: ReportInput, description: str, key: str, scope: str,
-                    now: datetime) -> InboundReport:
-    """The raw, immutable record of what the channel delivered, attached to ``case``."""
-    return row_insert(InboundReport(
+                    now: datetime, save: bool = True) -> InboundReport:
+    """The raw, immutable record of what the channel delivered, attached to ``case`` (``save=False``: built only)."""
+    report = InboundReport(
         channel=data.channel, case=case, reporter=actor.user, citizen_name=data.citizen_name[:50],
         citizen_phone=data.citizen_phone[:20], citizen_openid=data.citizen_openid[:64],
         citizen_email=data.citizen_email, citizen_key=key, description=description, lat=data.lat, lng=data.lng,
         address=data.address[:300], category=data.category, urgency=data.urgency, self_handled=data.self_handled,
         raw_payload=data.raw_payload, received_at=now, idempotency_key=data.idempotency_key,
         idempotency_scope=scope if data.idempotency_key else "",
-    ))
+    )
+    return row_insert(report) if save else report
 
 
 def _report_join(candidate: Candidate, *, actor: Actor, data: ReportInput, description: str, key: str, scope: str,
@@ -556,8 +565,11 @@ def _locate_on_accept(case: Case, inputs: dict, payload: dict) -> None:
     payload["location"] = {"lat": lat, "lng": lng, "region_code": region.code, "address": case.address}
 
 
+_department_by_code = CompiledQuery(lambda code: Department.objects.select_related("region").filter(code=code), str)
+
+
 def _department(case: Case, code) -> Department:
-    department = Department.objects.select_related("region").filter(code=code).first()
+    department = next(iter(_department_by_code(str(code))), None)
     if department is None or not department.active:
         raise InvalidInput(f"no active department with code {code!r}", field="department")
     if not case.region_code.startswith(department.region.subtree_prefix):
@@ -569,6 +581,17 @@ def _lock_pair(first_number: str, second_number: str) -> dict[str, Case]:
     """Lock two cases in a fixed order (by id) so concurrent merges cannot deadlock."""
     rows = Case.objects.select_for_update(of=("self",)).filter(number__in=[first_number, second_number]).order_by("id")
     return {row.number: row for row in rows}
+
+
+# The case an action locks. Category, department, reporter and regions come along (not locked): the clocks need the
+# category's limits, and the caller usually shows the case after the action. Compiled once: it is on every transition.
+_case_for_action = CompiledQuery(
+    lambda number: (Case.objects.select_for_update(of=("self",))
+                    .select_related("category", "department", "reporter", "grid", "street", "district")
+                    .defer(*(f"{name}__{field}" for name in ("grid", "street", "district")
+                             for field in ("boundary", "parent", "updated_at")))
+                    .filter(number=number)),
+    str)
 
 
 def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None = None) -> Case:
@@ -590,13 +613,7 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
             locked = _lock_pair(number, str(inputs["target"]))
             case, target = locked.get(number), locked.get(str(inputs["target"]))
         else:
-            # Category, department, reporter and regions come along (not locked): the clocks need the category's
-            # limits, and the caller usually shows the case after the action.
-            case = (Case.objects.select_for_update(of=("self",))
-                    .select_related("category", "department", "reporter", "grid", "street", "district")
-                    .defer(*(f"{name}__{field}" for name in ("grid", "street", "district")
-                             for field in ("boundary", "parent", "updated_at")))
-                    .filter(number=number).first())
+            case = next(iter(_case_for_action(number)), None)
         if case is None:
             raise NotFound(f"no case {number}")
         mine = [c for c in capacities(actor, case) if c in spec.by]
@@ -654,6 +671,9 @@ def case_level_up(case: Case, *, reason: str, now: datetime, actor: Actor | None
                  payload={"reason": reason, "from_level": from_level, "to_level": case.level}, now=now)
 
 
+_category_by_code = CompiledQuery(lambda code: Category.objects.filter(code=code), str)
+
+
 def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, target: Case | None) -> dict:
     """Check the action's inputs and change the case's fields (not its state). Returns the event payload."""
     name = spec.name
@@ -664,7 +684,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         category = inputs.get("category") or case.category
         if isinstance(category, str):
             code = category
-            category = Category.objects.filter(code=code).first()
+            category = next(iter(_category_by_code(code)), None)
             if category is None:
                 raise InvalidInput(f"no category with code {code!r}", field="category")
         if category is None:

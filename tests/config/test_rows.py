@@ -4,11 +4,13 @@ saved, JSON, dates, auto_now), and only the fields named."""
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from config.rows import row_insert, row_update
-from events.models import Case, Channel, InboundReport
+from config.rows import row_insert, row_update, rows_insert
+from dispatch.models import StageClock
+from events.models import Case, CaseEvent, Channel, InboundReport
 from tests.events.conftest import file_hotline
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +62,67 @@ def test_an_update_writes_all_fields_or_only_the_named_ones(world):
     row.received_at = timezone.now() + timedelta(hours=1)
     row_update(row)
     assert stored(row)["lat"] == 31.5 and InboundReport.objects.get(pk=row.pk).received_at == row.received_at
+
+
+def new_case(world, number="2099010100001", like=None):
+    case = Case.objects.get(pk=like.pk if like is not None else file_hotline(world).pk)
+    case.pk, case.number, case._state.adding = None, number, True
+    return case
+
+
+def first_rows(case, world):
+    """A case's first rows as intake builds them: its report, its first event, its accept clock (none saved)."""
+    event = CaseEvent(case=case, seq=1, kind="reported", actor_id=world.operator.pk, actor_kind="user",
+                      to_state="reported", level=case.level, payload={"channel": "hotline"}, occurred_at=NOW,
+                      prev_hash="", hash="h" * 64)
+    clock = StageClock(case=case, stage="accept", level=case.level, started_at=NOW, deadline=NOW + timedelta(hours=2),
+                       warn_at=NOW + timedelta(hours=1), limit_amount=2, limit_unit="work_hours")
+    return report(case), event, clock
+
+
+def test_rows_inserted_together_point_at_each_other_and_read_back_as_row_insert_writes_them(world):
+    like = file_hotline(world)
+    together, one_by_one = new_case(world, like=like), new_case(world, "2099010100002", like=like)
+    rows = first_rows(together, world)
+    rows_insert(together, *rows)
+    row_insert(one_by_one)
+    singles = first_rows(one_by_one, world)
+    for row in singles:
+        row_insert(row)
+    assert all(row.pk is not None and not row._state.adding for row in (together, *rows))
+    for row, single in zip((together, *rows), (one_by_one, *singles), strict=True):
+        mine, theirs = stored(row), stored(single)
+        if "case" in mine:
+            assert (mine.pop("case"), theirs.pop("case")) == (together.pk, one_by_one.pk)
+            assert row.case is together  # the related object stays cached, with its key
+        assert {k: v for k, v in mine.items() if k != "number"} == {k: v for k, v in theirs.items() if k != "number"}
+
+
+@pytest.mark.postgres
+def test_on_postgresql_they_are_one_statement_with_no_transaction(world, django_assert_num_queries):
+    case = new_case(world)
+    rows = first_rows(case, world)
+    with django_assert_num_queries(1) as captured:
+        rows_insert(case, *rows)
+    assert captured.captured_queries[0]["sql"].startswith("WITH r0 AS (INSERT INTO")
+    assert InboundReport.objects.filter(case=case).count() == CaseEvent.objects.filter(case=case).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_row_that_fails_leaves_none_of_them_written(world):
+    taken = file_hotline(world).number
+    case = new_case(world)
+    report_row, event, _clock = first_rows(case, world)
+    twin = new_case(world, taken)  # the same case number again: the unique constraint refuses the last row
+    counts = Case.objects.count(), InboundReport.objects.count(), CaseEvent.objects.count()
+    with pytest.raises(IntegrityError):
+        rows_insert(case, report_row, event, twin)
+    assert (Case.objects.count(), InboundReport.objects.count(), CaseEvent.objects.count()) == counts
+
+
+def test_a_row_pointing_at_an_unsaved_row_not_listed_before_it_is_refused(world):
+    case = new_case(world)
+    with pytest.raises(ValueError, match="unsaved"):
+        rows_insert(report(case), case)  # the case comes after the row that needs its key
+    assert not Case.objects.filter(number=case.number).exists()

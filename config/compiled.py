@@ -1,0 +1,144 @@
+"""Model queries on the hot paths compiled to SQL once per database, then run with new parameter values.
+
+Django compiles a queryset to SQL every time it runs. For the case a transition locks (``select_related`` over six
+tables, with deferred columns) that took 3 ms of CPU on the benchmark machine: more than PostgreSQL needed to answer
+it, and about a quarter of a transition. A ``CompiledQuery`` builds its queryset once per database alias, with a
+marker value for each parameter, and keeps what running it needs: the SQL text, where each parameter goes, the
+column layout and the value converters. Later calls only execute the SQL and build the rows into model instances
+the same way the queryset's own iteration does (``ModelIterable``: ``Model.from_db`` and the ``select_related``
+populators), through ``connection.cursor()``, so query logging and execute wrappers see them as usual.
+
+Only for queries whose shape never changes between calls (a parameter's *value* may; its arity may not, so no
+``__in`` over a list of varying length), returning model instances (no ``values()``, no ``prefetch_related``).
+A parameter must reach the SQL unchanged (a string or an integer compared with a column); a query where Django
+converts it, or where its value changes the SQL, is refused when it is first compiled.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import QuerySet
+from django.db.models.query import ModelIterable, get_related_populators
+from django.db.transaction import TransactionManagementError
+
+# Marker values the queryset is built with the first time; each must come through to the SQL's parameters as it is.
+# The integers stay inside a 32-bit column's range (Django turns an out-of-range integer lookup into "no rows").
+_MARKERS = {
+    str: lambda i: f"\x00gridloop-compiled-parameter-{i}\x00",
+    int: lambda i: -2_000_000_000 + 7919 * i,
+}
+
+
+_PLAIN = {str: str.__str__, int: int.__index__}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    params: tuple
+    slots: tuple[tuple[int, int], ...]  # (position in params, argument index)
+    for_update: bool
+    model: type
+    init_list: tuple[str, ...]
+    model_start: int
+    model_end: int
+    col_count: int
+    trim: bool
+    converters: tuple
+    populators: tuple
+    annotations: tuple[tuple[str, int], ...]
+
+
+class CompiledQuery:
+    """``CompiledQuery(build, str, int)``: ``build`` takes one argument per listed type and returns the queryset;
+    calling the CompiledQuery with values of those types returns the list of model instances the queryset would.
+
+    >>> case_by_number = CompiledQuery(lambda number: Case.objects.filter(number=number), str)
+    >>> case_by_number("2026120200001")
+    [<Case: 2026120200001>]
+    """
+
+    def __init__(self, build: Callable[..., QuerySet], *types: type):
+        unknown = [t for t in types if t not in _MARKERS]
+        if unknown:
+            raise TypeError(f"CompiledQuery parameters are str or int, not {unknown}")
+        self._build = build
+        self._types = types
+        self._plans: dict[str, _Plan] = {}
+
+    def __call__(self, *args, using: str = DEFAULT_DB_ALIAS) -> list:
+        if len(args) != len(self._types):
+            raise TypeError(f"this query takes {len(self._types)} parameters, got {len(args)}")
+        values = []
+        for value, kind in zip(args, self._types, strict=True):
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise TypeError(f"parameter {value!r} is not a {kind.__name__}")
+            values.append(_PLAIN[kind](value))  # a TextChoices member as its plain string
+        connection = connections[using]
+        plan = self._plans.get(using)
+        if plan is None:
+            plan = self._plans[using] = self._compile(using, connection)
+        if plan.for_update and connection.get_autocommit():
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        params = list(plan.params)
+        for position, index in plan.slots:
+            params[position] = values[index]
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            rows = cursor.fetchall()
+        return [self._instance(plan, row, using, connection) for row in rows]
+
+    @staticmethod
+    def _instance(plan: _Plan, row, using: str, connection):
+        if plan.trim:
+            row = row[:plan.col_count]
+        if plan.converters:
+            row = list(row)
+            for position, converters, expression in plan.converters:
+                value = row[position]
+                for converter in converters:
+                    value = converter(value, expression, connection)
+                row[position] = value
+        obj = plan.model.from_db(using, plan.init_list, row[plan.model_start:plan.model_end])
+        for populator in plan.populators:
+            populator.populate(row, obj)
+        for name, position in plan.annotations:
+            setattr(obj, name, row[position])
+        return obj
+
+    def _compile(self, using: str, connection) -> _Plan:
+        markers = [_MARKERS[kind](i) for i, kind in enumerate(self._types)]
+        queryset = self._build(*markers).using(using)
+        if queryset._iterable_class is not ModelIterable or queryset._prefetch_related_lookups:
+            raise ValueError("a CompiledQuery returns model instances: no values(), no prefetch_related()")
+        if queryset._known_related_objects:
+            raise ValueError("a CompiledQuery cannot run a related manager's queryset")
+        compiler = queryset.query.get_compiler(using=using)
+        sql, params = compiler.as_sql()
+        params = tuple(params)
+        slots = []
+        for index, marker in enumerate(markers):
+            positions = [p for p, value in enumerate(params) if type(value) is type(marker) and value == marker]
+            if not positions:
+                raise ValueError(f"parameter {index} does not reach the SQL unchanged: this query cannot be compiled "
+                                 "once")
+            slots += [(position, index) for position in positions]
+        fields = [column[0] for column in compiler.select[:compiler.col_count]]
+        if compiler.has_composite_fields(fields):
+            raise ValueError("a CompiledQuery does not read composite fields")
+        klass_info, select = compiler.klass_info, compiler.select
+        select_fields = klass_info["select_fields"]
+        start, end = select_fields[0], select_fields[-1] + 1
+        return _Plan(
+            sql=sql, params=params, slots=tuple(slots),
+            for_update=bool(queryset.query.select_for_update and connection.features.has_select_for_update),
+            model=klass_info["model"],
+            init_list=tuple(column[0].target.attname for column in select[start:end]),
+            model_start=start, model_end=end,
+            col_count=compiler.col_count, trim=bool(compiler.has_extra_select),
+            converters=tuple((position, tuple(converters), expression)
+                             for position, (converters, expression) in compiler.get_converters(fields).items()),
+            populators=tuple(get_related_populators(klass_info, select, using)),
+            annotations=tuple((compiler.annotation_col_map or {}).items()),
+        )
