@@ -1,12 +1,14 @@
-"""Instructions per request of the intake and of the bare DRF create endpoint, in the web process, counted by
-valgrind (callgrind): the same figure on every run, whatever else the machine is doing — for judging a change to
-the request path when timings drift (on a shared 2-vCPU machine they move by ±20 % within minutes).
+"""Instructions per request of the intake, of the bare DRF create endpoint and of a transition (accept, dispatch,
+sign over HTTP), in the web process, counted by valgrind (callgrind): the same figure on every run, whatever else
+the machine is doing — for judging a change to the request path when timings drift (on a shared 2-vCPU machine they
+move by ±20 % within minutes).
 
     DATABASE_URL=postgres://…/gridloop_bench .venv/bin/python bench/intake_instructions.py [--requests 50]
 
 Needs the database of ``bench/intake_bench.py`` (the demo city; run that once first) and ``valgrind`` on the PATH.
 For each endpoint it runs the Django test client under callgrind twice — 10 and 10 + ``--requests`` requests,
 each after 20 uncounted ones — and divides the difference (start-up cancels out). About two minutes per endpoint.
+A transition is counted as (a case filed and taken through accept, dispatch and sign, less one intake) / 3.
 PostgreSQL's own work is not counted: ``bench/intake_bench.py`` reads that from /proc.
 """
 
@@ -20,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ENDPOINTS = {"bare": "/bench/bare/reports/", "intake": "/api/v1/cases/"}
+ENDPOINTS = {"bare": "/bench/bare/reports/", "intake": "/api/v1/cases/", "transitions": "actions"}
 
 
 def child(path: str, requests: int) -> None:
@@ -33,11 +35,23 @@ def child(path: str, requests: int) -> None:
     from django.test import Client
     from rest_framework.authtoken.models import Token
 
-    from grids.models import Region, User
+    from grids.models import Department, Region, User
+    from grids.selectors import grid_index
 
-    token = Token.objects.get_or_create(user=User.objects.get(username="hotline_operator"))[0].key
+    def token_of(username):
+        return Token.objects.get_or_create(user=User.objects.get(username=username))[0].key
+
+    token = token_of("hotline_operator")
+    grids = Region.objects.filter(level="grid").order_by("code")
+    if path == ENDPOINTS["transitions"]:  # cases in the first street, whose dispatcher and handler act on them
+        street = grid_index().entries[0].ancestors[2][1]
+        department = Department.objects.get(region__code=street, type="环卫")
+        steps = [("accept", token_of("d01s01_dispatcher"), {"category": "E0101"}),
+                 ("dispatch", token_of("d01s01_dispatcher"), {"department": department.code}),
+                 ("sign", token_of(f"h_{department.code}"), {})]
+        grids = grids.filter(code__startswith=street)
     points = []
-    for region in Region.objects.filter(level="grid").order_by("code")[:600]:
+    for region in grids[:600]:
         ring = region.boundary["coordinates"][0]
         points.append(((min(p[1] for p in ring) + max(p[1] for p in ring)) / 2,
                        (min(p[0] for p in ring) + max(p[0] for p in ring)) / 2))
@@ -47,10 +61,17 @@ def child(path: str, requests: int) -> None:
         lat, lng = points[index * 7919 % len(points)]
         body = {"description": "路灯不亮", "lat": lat, "lng": lng, "citizen_name": "张三",
                 "citizen_phone": "13812341234"}
-        if path == ENDPOINTS["intake"]:
+        if path != ENDPOINTS["bare"]:
             body["channel"] = "hotline"
-        response = client.post(path, json.dumps(body), content_type="application/json")
+        response = client.post(ENDPOINTS["intake"] if path == ENDPOINTS["transitions"] else path, json.dumps(body),
+                               content_type="application/json")
         assert response.status_code == 201, response.content
+        if path == ENDPOINTS["transitions"]:
+            number = response.json()["number"]
+            for action, key, inputs in steps:
+                response = client.post(f"/api/v1/cases/{number}/actions/{action}/", json.dumps(inputs),
+                                       content_type="application/json", HTTP_AUTHORIZATION=f"Token {key}")
+                assert response.status_code == 200, response.content
 
     for index in range(20 + requests):
         one(index)
@@ -78,7 +99,10 @@ def main():
     counts = {}
     for name, path in ENDPOINTS.items():
         counts[name] = (instructions(path, 10 + args.requests) - instructions(path, 10)) / args.requests
-        print(f"  {name:7s} {path:22s} {counts[name] / 1e6:7.2f} M instructions per request")
+        if name == "transitions":
+            counts[name] = (counts[name] - counts["intake"]) / 3
+            path = "…/actions/{action}/"
+        print(f"  {name:11s} {path:22s} {counts[name] / 1e6:7.2f} M instructions per request")
     print(f"  ratio bare / intake (web process only): {counts['bare'] / counts['intake']:.2f}")
 
 

@@ -126,3 +126,12 @@ def test_a_row_pointing_at_an_unsaved_row_not_listed_before_it_is_refused(world)
     with pytest.raises(ValueError, match="unsaved"):
         rows_insert(report(case), case)  # the case comes after the row that needs its key
     assert not Case.objects.filter(number=case.number).exists()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_value_json_cannot_carry_is_refused_before_anything_is_written(world):
+    case = new_case(world)
+    bad = report(case, lat=float("nan"))
+    with pytest.raises(ValueError, match="InboundReport value cannot be stored"):
+        rows_insert(case, bad)
+    assert not Case.objects.filter(number=case.number).exists()

@@ -85,8 +85,19 @@ def test_a_login_without_a_password_names_the_password_field(city, api, dispatch
 
 
 def test_a_bad_token_is_a_401(city, api):
-    api.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
-    assert api.get("/api/v1/me/").status_code == 401
+    api.credentials(HTTP_AUTHORIZATION="Token not-a-real-token", HTTP_ACCEPT_LANGUAGE="en")
+    response = api.get("/api/v1/me/")
+    assert response.status_code == 401 and response.json()["detail"] == "Invalid token."
+
+
+def test_the_token_of_a_deactivated_user_is_a_401(city, api, dispatcher):
+    token = api.post("/api/v1/auth/token/", {"username": "disp", "password": PASSWORD}, format="json").json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT_LANGUAGE="en")
+    assert api.get("/api/v1/me/").status_code == 200
+    dispatcher.is_active = False
+    dispatcher.save(update_fields=["is_active"])
+    response = api.get("/api/v1/me/")
+    assert response.status_code == 401 and response.json()["detail"] == "User inactive or deleted."
 
 
 # --- Locate ---------------------------------------------------------------------------------------------------------
