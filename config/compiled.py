@@ -8,17 +8,19 @@ column layout and the value converters. Later calls only execute the SQL and bui
 the same way the queryset's own iteration does (``ModelIterable``: ``Model.from_db`` and the ``select_related``
 populators), through ``connection.cursor()``, so query logging and execute wrappers see them as usual.
 
-Only for queries whose shape never changes between calls (a parameter's *value* may; its arity may not, so no
-``__in`` over a list of varying length), returning model instances (no ``values()``, no ``prefetch_related``).
-A parameter must reach the SQL unchanged (a string or an integer compared with a column); a query where Django
-converts it, or where its value changes the SQL, is refused when it is first compiled.
+Only for queries whose shape never changes between calls (a parameter's *value* may; its arity may not: for a
+list of values use the ``__any`` lookup below, not ``__in``, which writes one placeholder per value), returning model
+instances (no ``values()``, no ``prefetch_related``). A parameter must reach the SQL unchanged (a string, an integer
+or a list compared with a column); a query where Django converts it, or where its value changes the SQL, is refused
+when it is first compiled.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import QuerySet
+from django.db.models import Field, ForeignObject, Lookup, QuerySet
 from django.db.models.query import ModelIterable, get_related_populators
 from django.db.transaction import TransactionManagementError
 
@@ -27,17 +29,45 @@ from django.db.transaction import TransactionManagementError
 _MARKERS = {
     str: lambda i: f"\x00gridloop-compiled-parameter-{i}\x00",
     int: lambda i: -2_000_000_000 + 7919 * i,
+    list: lambda i: [-1_900_000_000 - 7919 * i],
 }
 
 
-_PLAIN = {str: str.__str__, int: int.__index__}
+class AnyOf(Lookup):
+    """``field__any=[…]``: the field equals one of the values, the list sent as one parameter — ``= ANY(%s)`` on
+    PostgreSQL, ``IN (SELECT value FROM json_each(%s))`` elsewhere — so that the SQL is the same whatever the list's
+    length, as a CompiledQuery needs. For integer and string columns, given values of the column's type."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_prep_lookup(self):
+        return [self.lhs.output_field.get_prep_value(value) for value in self.rhs]
+
+    def process_rhs(self, compiler, connection):
+        values = [self.lhs.output_field.get_db_prep_value(v, connection, prepared=True) for v in self.rhs]
+        return "%s", [values if connection.vendor == "postgresql" else json.dumps(values)]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+        return f"{lhs} IN (SELECT value FROM json_each({rhs}))", [*lhs_params, *rhs_params]
+
+
+Field.register_lookup(AnyOf)
+ForeignObject.register_lookup(AnyOf)  # (a foreign key keeps lookups of its own: ``device_id__any``)
+
+_PLAIN = {str: str.__str__, int: int.__index__, list: list}
+_KINDS = {str: str, int: int, list: (list, tuple, set, frozenset)}  # what a parameter of each type may be given as
 
 
 @dataclass(frozen=True)
 class _Plan:
     sql: str
     params: tuple
-    slots: tuple[tuple[int, int], ...]  # (position in params, argument index)
+    slots: tuple[tuple[int, int, bool], ...]  # (position in params, argument index, sent as JSON text)
     for_update: bool
     model: type
     init_list: tuple[str, ...]
@@ -62,7 +92,7 @@ class CompiledQuery:
     def __init__(self, build: Callable[..., QuerySet], *types: type):
         unknown = [t for t in types if t not in _MARKERS]
         if unknown:
-            raise TypeError(f"CompiledQuery parameters are str or int, not {unknown}")
+            raise TypeError(f"CompiledQuery parameters are str, int or list, not {unknown}")
         self._build = build
         self._types = types
         self._plans: dict[str, _Plan] = {}
@@ -72,7 +102,7 @@ class CompiledQuery:
             raise TypeError(f"this query takes {len(self._types)} parameters, got {len(args)}")
         values = []
         for value, kind in zip(args, self._types, strict=True):
-            if not isinstance(value, kind) or isinstance(value, bool):
+            if not isinstance(value, _KINDS[kind]) or isinstance(value, bool):
                 raise TypeError(f"parameter {value!r} is not a {kind.__name__}")
             values.append(_PLAIN[kind](value))  # a TextChoices member as its plain string
         connection = connections[using]
@@ -82,8 +112,8 @@ class CompiledQuery:
         if plan.for_update and connection.get_autocommit():
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         params = list(plan.params)
-        for position, index in plan.slots:
-            params[position] = values[index]
+        for position, index, as_json in plan.slots:
+            params[position] = json.dumps(values[index]) if as_json else values[index]
         with connection.cursor() as cursor:
             cursor.execute(plan.sql, params)
             rows = cursor.fetchall()
@@ -119,11 +149,15 @@ class CompiledQuery:
         params = tuple(params)
         slots = []
         for index, marker in enumerate(markers):
-            positions = [p for p, value in enumerate(params) if type(value) is type(marker) and value == marker]
-            if not positions:
+            # A list may come through with its marker as a string (a string column), and off PostgreSQL as JSON text.
+            same = [marker, [str(marker[0])]] if type(marker) is list else [marker]
+            texts = [json.dumps(m) for m in same] if type(marker) is list else []
+            found = [(p, False) for p, value in enumerate(params) if type(value) is type(marker) and value in same]
+            found += [(p, True) for p, value in enumerate(params) if type(value) is str and value in texts]
+            if not found:
                 raise ValueError(f"parameter {index} does not reach the SQL unchanged: this query cannot be compiled "
                                  "once")
-            slots += [(position, index) for position in positions]
+            slots += [(position, index, as_json) for position, as_json in found]
         fields = [column[0] for column in compiler.select[:compiler.col_count]]
         if compiler.has_composite_fields(fields):
             raise ValueError("a CompiledQuery does not read composite fields")

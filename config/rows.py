@@ -125,10 +125,7 @@ def rows_insert(*objs: Model) -> None:
                     setattr(obj, f.name, related)  # saved after it was assigned
                 elif getattr(related, f.target_field.attname) != getattr(obj, f.attname):
                     f.delete_cached_value(obj)
-            value = f.get_db_prep_save(f.pre_save(obj, True), connection=connection)
-            if isinstance(value, (Json, Jsonb)):  # a JSONField's value: encoded with the field's own encoder
-                value = json.loads((value.dumps or json.dumps)(value.obj))
-            row[f.column] = value
+            row[f.column] = _json_ready(f.get_db_prep_save(f.pre_save(obj, True), connection=connection))
         try:
             documents.append(json.dumps(row, default=_json_default, allow_nan=False))
         except ValueError as exc:
@@ -143,6 +140,55 @@ def rows_insert(*objs: Model) -> None:
         obj._state.adding, obj._state.db = False, alias
     for obj, f, related in links:
         setattr(obj, f.name, related)  # its key, and the related object stays cached
+
+
+def rows_insert_many(objs: list[Model]) -> None:
+    """INSERT many new rows of one model, each as ``row_insert`` would (primary keys set from the database; no
+    foreign key to an unsaved row). On PostgreSQL one statement with one JSON parameter (``jsonb_populate_recordset``),
+    the keys handed out in the order of ``objs``; elsewhere ``bulk_create``."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if any(type(obj) is not model for obj in objs):
+        raise ValueError("rows_insert_many writes rows of one model")
+    alias = router.db_for_write(model, instance=objs[0])
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        model.objects.using(alias).bulk_create(objs)
+        return
+    _sql, fields, _returning = _insert_statement(model, connection)
+    rows = []
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="rows_insert_many")
+        rows.append({f.column: _json_ready(f.get_db_prep_save(f.pre_save(obj, True), connection=connection))
+                     for f in fields})
+    try:
+        document = json.dumps(rows, default=_json_default, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"rows_insert_many: a {model.__name__} value cannot be stored: {exc}") from None
+    key = ("many", connection.vendor, model)
+    sql = _statements.get(key)
+    if sql is None:
+        qn, meta = connection.ops.quote_name, model._meta
+        columns = ", ".join(qn(f.column) for f in fields)
+        # Rows go in in the document's order, so the keys (increasing within the statement) follow it.
+        sql = _statements[key] = (
+            f"INSERT INTO {qn(meta.db_table)} ({columns}) SELECT {columns} FROM "
+            f"jsonb_populate_recordset(NULL::{qn(meta.db_table)}, %s::jsonb) WITH ORDINALITY AS v "
+            f"ORDER BY v.ordinality RETURNING {qn(meta.pk.column)}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [document])
+        keys = sorted(row[0] for row in cursor.fetchall())
+    for obj, key in zip(objs, keys, strict=True):
+        obj.pk = model._meta.pk.to_python(key)
+        obj._state.adding, obj._state.db = False, alias
+
+
+def _json_ready(value):
+    """A JSONField's value (psycopg's Json/Jsonb wrapper) as the plain JSON value the field's own encoder makes."""
+    if isinstance(value, (Json, Jsonb)):
+        return json.loads((value.dumps or json.dumps)(value.obj))
+    return value
 
 
 def _together_statement(shape: tuple, connection) -> str:

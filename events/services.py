@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from config.compiled import CompiledQuery
 from config.csv_rows import csv_rows
 from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unprocessable
-from config.rows import row_insert, row_update, rows_insert
+from config.rows import row_insert, row_update, rows_insert, rows_insert_many
 from dispatch.clocks import clocks_for_new_case, clocks_on_transition
 from dispatch.outbox import notifications_for_event
 from dispatch.routing import route
@@ -856,6 +856,16 @@ class Signal:
     payload: dict
 
 
+_cases_for_update = CompiledQuery(
+    lambda ids: Case.objects.select_for_update(of=("self",)).filter(pk__any=ids).order_by("id"), list)
+
+
+def cases_lock(ids) -> dict[int, Case]:
+    """Lock the cases with these ids, in id order: the order every writer of several cases takes them in, so that
+    two of them wait for each other instead of deadlocking. Returns them by id (those that exist)."""
+    return {case.pk: case for case in _cases_for_update(sorted(ids))}
+
+
 def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[CaseEvent | None]:
     """Append signal events to open cases in one go (e.g. a batch's sensor re-alarms and recoveries): the cases are
     locked in id order, each case's events chained in the order given, written with one INSERT, and the cases moved
@@ -868,8 +878,7 @@ def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[
         return []
     now = now or timezone.now()
     with transaction.atomic():
-        ids = sorted({signal.case_id for signal in signals})
-        cases = {c.pk: c for c in Case.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("id")}
+        cases = cases_lock({signal.case_id for signal in signals})
         events: list[CaseEvent | None] = []
         for signal in signals:
             case = cases.get(signal.case_id)
@@ -878,7 +887,7 @@ def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[
                 continue
             events.append(_event_row(case=case, kind=signal.kind, actor=signal.actor, role="system",
                                      from_state=case.state, to_state=case.state, payload=signal.payload, now=now))
-        CaseEvent.objects.bulk_create([event for event in events if event is not None])
+        rows_insert_many([event for event in events if event is not None])
         touched = [cases[case_id] for case_id in sorted({event.case_id for event in events if event is not None})]
         if connection.vendor == "postgresql" and len(touched) > 1:  # one statement for all of them
             values = ", ".join(["(%s, %s, %s)"] * len(touched))

@@ -37,12 +37,13 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from config.compiled import CompiledQuery
 from config.csv_rows import csv_rows
 from config.errors import DomainError, InvalidInput, PermissionDenied, Unprocessable
 from dispatch.outbox import Recipient, center_code, dispatchers_of, outbox_enqueue
 from events.actors import Actor
 from events.models import OPEN_STATES, Case, CaseState, Channel, FieldCheck, Urgency
-from events.services import ReportInput, Signal, case_act, case_report, case_signals
+from events.services import ReportInput, Signal, case_act, case_report, case_signals, cases_lock
 from grids.models import Department, Region, Role, User
 from grids.selectors import locate
 
@@ -727,15 +728,26 @@ def _update_rows(model, rows: list, fields: list[str]) -> None:
         cursor.execute(sql, params)
 
 
+# Read on every batch with alarms: compiled once (config.compiled), lists as one parameter each.
+_alarms_recorded = CompiledQuery(
+    lambda devices, rules_, seqs: SensorAlarm.objects.filter(device_id__any=devices, rule_id__any=rules_,
+                                                            seq__any=seqs).only("device_id", "rule_id", "kind", "seq")
+    .order_by(), list, list, list)
+_pending_alarms = CompiledQuery(
+    lambda devices, rules_: SensorAlarm.objects.filter(device_id__any=devices, rule_id__any=rules_,
+                                                      processed_at__isnull=True).only("device_id", "rule_id")
+    .order_by(), list, list)
+_devices_by_pk = CompiledQuery(lambda ids: SensorDevice.objects.filter(pk__any=ids), list)
+
+
 def _new_alarms(alarms: list[SensorAlarm]) -> list[SensorAlarm]:
     """The alarms not recorded yet (unique per device, rule, kind and seq: a reading stored again after retention
     purged it, or a replay that finds a recovery at an old reading). Race-free under the locks of their rule states:
     alarms are only written by whoever holds them."""
     if not alarms:
         return []
-    recorded = set(SensorAlarm.objects.filter(
-        device_id__in={a.device_id for a in alarms}, rule_id__in={a.rule_id for a in alarms},
-        seq__in={a.seq for a in alarms}).order_by().values_list("device_id", "rule_id", "kind", "seq"))
+    recorded = {(a.device_id, a.rule_id, a.kind, a.seq) for a in _alarms_recorded(
+        list({a.device_id for a in alarms}), list({a.rule_id for a in alarms}), list({a.seq for a in alarms}))}
     return [a for a in alarms if (a.device_id, a.rule_id, a.kind, a.seq) not in recorded]
 
 
@@ -1007,12 +1019,11 @@ def _handle_alarms(states: dict, alarms: list[SensorAlarm], now: datetime, *, op
     locks that the batch must not take after its own (``_alarms_of_pair`` does it right after the commit, one pair per
     transaction). The alarms processed get their processed_at, outcome, case and detail, for the caller to write.
     Returns the failures to count and the pairs left pending."""
-    devices = SensorDevice.objects.in_bulk({a.device_id for a in alarms})
+    devices = {device.pk: device for device in _devices_by_pk(list({a.device_id for a in alarms}))}
     for key in {(a.device_id, a.rule_id) for a in alarms}:
         states[key] = states[key].as_model()
     involved = [states[(a.device_id, a.rule_id)] for a in alarms]
-    case_ids = sorted({s.case_id for s in involved if s.case_id})
-    cases = {c.pk: c for c in Case.objects.select_for_update(of=("self",)).filter(pk__in=case_ids).order_by("id")}
+    cases = cases_lock({s.case_id for s in involved if s.case_id})
     for state in involved:
         state.device = devices[state.device_id]
         state.case = cases.get(state.case_id)
@@ -1020,9 +1031,8 @@ def _handle_alarms(states: dict, alarms: list[SensorAlarm], now: datetime, *, op
     deferred: set[tuple[int, int]] = set()
     if not open_cases:  # a pair with alarms still pending from before keeps its order: these wait behind them
         pairs = {(a.device_id, a.rule_id) for a in alarms}
-        deferred = set(SensorAlarm.objects.filter(
-            device_id__in={d for d, _r in pairs}, rule_id__in={r for _d, r in pairs}, processed_at__isnull=True,
-        ).order_by().values_list("device_id", "rule_id").distinct()) & pairs
+        deferred = {(a.device_id, a.rule_id) for a in _pending_alarms(list({d for d, _r in pairs}),
+                                                                     list({r for _d, r in pairs}))} & pairs
     signals = _Signals(now)
     for alarm in sorted(alarms, key=lambda a: (a.ts, a.seq, a.pk or 0)):  # (a batch's new alarms: in found order)
         key = (alarm.device_id, alarm.rule_id)

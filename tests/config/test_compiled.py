@@ -103,7 +103,7 @@ def test_wrong_parameters_are_refused_before_any_query(world, django_assert_num_
             compiled("a", "b")
         with pytest.raises(TypeError, match="is not a str"):
             compiled(2026)
-    with pytest.raises(TypeError, match="str or int"):
+    with pytest.raises(TypeError, match="str, int or list"):
         CompiledQuery(case_query, float)
 
 
@@ -128,3 +128,18 @@ def test_a_locking_query_locks_and_needs_a_transaction(world):
     assert [q["sql"].count('FOR UPDATE OF "events_case"') for q in captured.captured_queries] == [1, 1]
     with pytest.raises(TransactionManagementError):
         compiled(case.number)  # the kept SQL is checked as the queryset would be
+
+
+def test_a_list_parameter_through_the_any_lookup_takes_lists_of_any_length(world):
+    cases = [file_hotline(world) for _ in range(3)]
+    by_ids = CompiledQuery(lambda ids: Case.objects.filter(pk__any=ids).order_by("id"), list)
+    assert [c.pk for c in by_ids([cases[2].pk, cases[0].pk])] == [cases[0].pk, cases[2].pk]
+    assert [c.pk for c in by_ids({c.pk for c in cases})] == [c.pk for c in cases]
+    assert by_ids([]) == [] and by_ids((-5,)) == []
+    by_numbers = CompiledQuery(lambda numbers: Case.objects.filter(number__any=numbers), list)
+    assert [c.pk for c in by_numbers([cases[1].number])] == [cases[1].pk]
+    assert list(Case.objects.filter(pk__any=[cases[1].pk])) == [cases[1]]  # the lookup works in plain querysets
+    clocks = CompiledQuery(lambda ids: StageClock.objects.filter(case_id__any=ids).order_by("case_id"), list)
+    assert [c.case_id for c in clocks([cases[0].pk, cases[1].pk])] == [cases[0].pk, cases[1].pk]  # a foreign key
+    with pytest.raises(TypeError, match="is not a list"):
+        by_ids(cases[0].pk)

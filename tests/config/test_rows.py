@@ -4,11 +4,11 @@ saved, JSON, dates, auto_now), and only the fields named."""
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from config.rows import row_insert, row_update, rows_insert
+from config.rows import row_insert, row_update, rows_insert, rows_insert_many
 from dispatch.models import StageClock
 from events.models import Case, CaseEvent, Channel, InboundReport
 from tests.events.conftest import file_hotline
@@ -135,3 +135,23 @@ def test_on_postgresql_a_value_json_cannot_carry_is_refused_before_anything_is_w
     with pytest.raises(ValueError, match="InboundReport value cannot be stored"):
         rows_insert(case, bad)
     assert not Case.objects.filter(number=case.number).exists()
+
+
+def test_many_rows_of_one_model_get_their_own_keys_in_order(world, django_assert_max_num_queries):
+    case = file_hotline(world)
+    rows = [report(case, description=f"第{i}次", raw_payload={"i": i, "at": [i, None]}) for i in range(30)]
+    singles = [report(case, description=f"第{i}次", raw_payload={"i": i, "at": [i, None]}) for i in range(30)]
+    with django_assert_max_num_queries(1 if connection.vendor == "postgresql" else 30):
+        rows_insert_many(rows)
+    for single in singles:
+        row_insert(single)
+    assert len({row.pk for row in rows}) == 30 and not any(row._state.adding for row in rows)
+    for row, single in zip(rows, singles, strict=True):
+        assert stored(row) == stored(single)  # each key holds its own row's values
+        assert InboundReport.objects.get(pk=row.pk).description == row.description
+
+
+def test_many_rows_must_be_of_one_model(world):
+    case = file_hotline(world)
+    with pytest.raises(ValueError, match="one model"):
+        rows_insert_many([report(case), Case()])
