@@ -6,6 +6,9 @@ values — each field's ``pre_save`` (``auto_now`` …) and ``get_db_prep_save``
 ``save()`` does — from SQL text kept per model, vendor and field list. Like ``bulk_create`` and ``QuerySet.update``
 they send no ``pre_save``/``post_save`` signals (the project keeps no logic in signals).
 
+``rows_insert`` writes a few new rows that point at each other (a case and its first rows) and ``rows_insert_many``
+many rows of one model, each as one statement on PostgreSQL.
+
 For plain rows of the caller's own: no multi-table inheritance, no deferred fields, no file fields (their
 ``pre_save`` stores the file: use ``save()``).
 """

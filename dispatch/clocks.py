@@ -47,12 +47,11 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from config.compiled import CompiledQuery
 from config.rows import row_insert, row_update
 from events.models import OPEN_STATES, Case, CaseState, CommandLevel, LimitUnit
 
 from .models import Light, Stage, StageClock
-from .selectors import work_calendar
+from .selectors import case_clocks, work_calendar
 from .sla import case_limit
 
 log = logging.getLogger(__name__)
@@ -144,9 +143,6 @@ def _finish(clock: StageClock, calendar, now: datetime, on_time: bool | None = N
 
 
 # --- Transitions ---------------------------------------------------------------------------------------------------------
-_clocks_of_case = CompiledQuery(lambda case_id: StageClock.objects.filter(case_id=case_id), int)
-
-
 def clocks_on_transition(*, case: Case, action: str, from_state: str, now: datetime) -> list[StageClock]:
     """Start / finish / pause / resume / extend / restart the case's clocks for the action just applied; returns all
     the case's clocks as they are now, oldest first (what the case detail shows, so it need not read them again).
@@ -156,7 +152,7 @@ def clocks_on_transition(*, case: Case, action: str, from_state: str, now: datet
     """
     calendar = work_calendar()
     # A case just reported has no clocks yet: no need to ask. A case has a handful of clocks: all are read.
-    clocks = [] if action == "reported" else _clocks_of_case(case.pk)
+    clocks = [] if action == "reported" else case_clocks(case.pk)
     started = _clocks_move(case, clocks, action, calendar, now)
     return sorted(clocks + started, key=lambda clock: (clock.started_at, clock.pk))
 

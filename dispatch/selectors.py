@@ -6,7 +6,9 @@ from datetime import timedelta
 from django.db import connection
 from django.utils import timezone
 
-from .models import Heartbeat
+from config.compiled import CompiledQuery
+
+from .models import Heartbeat, StageClock
 
 HEARTBEAT_STALE_AFTER = timedelta(seconds=90)
 
@@ -92,3 +94,13 @@ def missing_holiday_years(horizon_days: int = 400) -> list[int]:
         return []
     covered = {day.year for day in CalendarOverride.objects.filter(day__year__in=unknown).dates("day", "year")}
     return [year for year in unknown if year not in covered]
+
+
+# Read on every transition and every case detail: compiled once (config.compiled).
+_clocks_of_case = CompiledQuery(
+    lambda case_id: StageClock.objects.filter(case_id=case_id).order_by("started_at", "id"), int)
+
+
+def case_clocks(case_id: int) -> list[StageClock]:
+    """A case's stage clocks, oldest first."""
+    return _clocks_of_case(case_id)

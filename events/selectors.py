@@ -6,7 +6,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from config.compiled import CompiledQuery
-from dispatch.models import StageClock
+from dispatch.selectors import case_clocks
 from grids.models import Region
 
 from .access import cases_visible_q
@@ -143,8 +143,7 @@ _DETAIL_ROWS = {
     "attachments": CompiledQuery(lambda case_id: Attachment.objects.filter(case_id=case_id).order_by("id"), int),
     "events": CompiledQuery(
         lambda case_id: CaseEvent.objects.filter(case_id=case_id).select_related("actor").order_by("seq"), int),
-    "clocks": CompiledQuery(
-        lambda case_id: StageClock.objects.filter(case_id=case_id).order_by("started_at", "id"), int),
+    "clocks": case_clocks,
 }
 
 
