@@ -136,7 +136,8 @@ def http_batches(stream: Stream, devices: list[str], total: int, batch: int) -> 
 
 # --- HTTP phase ------------------------------------------------------------------------------------------------------
 def run_http(args, env, key_id: str, secret: str, shares: list[list[str]], stream: Stream) -> dict:
-    gunicorn = gunicorn_start(env, port=PORT, workers=args.workers, threads=args.threads)
+    gunicorn = gunicorn_start(env, port=PORT, workers=args.workers, threads=args.threads,
+                              options=("-c", "config/gunicorn.conf.py"))  # the production settings
     per_client = args.events // len(shares)
     plans = [http_batches(stream, share, per_client, args.batch) for share in shares]
     warm = [plan.pop(0) for plan in plans]  # one batch per client before the clock starts

@@ -3,8 +3,9 @@
 Command-line options (``--bind``, ``--workers``, ``--threads``) override these.
 """
 
-import gc
 import os
+
+from config.gc_tuning import freeze_loaded_application
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
@@ -15,9 +16,5 @@ max_requests_jitter = 2_000
 
 
 def post_worker_init(worker):
-    """Once the application is loaded: the module-level objects (Django's models, URL patterns, serializers, the
-    locate index) are moved out of the collector's sight, and collections run less often. A request allocates
-    thousands of short-lived objects; with the default thresholds the collector ran many times per request and
-    re-scanned the whole loaded application on every full collection."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    """Once the application is loaded: fewer and smaller collections (config/gc_tuning.py)."""
+    freeze_loaded_application()

@@ -29,6 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 
 from django.conf import settings
@@ -444,6 +445,9 @@ class IngestResult:
 
 @dataclass(slots=True)
 class _Event:
+    """A well-formed event of a batch; ``index`` is its place in the batch. Also what the rules read as a
+    ``rules.Reading`` (seq, ts, value, alarm)."""
+
     index: int
     device_id: str
     seq: int
@@ -773,14 +777,15 @@ def _evaluate(events: list[_Event], now: datetime) -> tuple[dict, list[SensorAla
     by_device: dict[int, list[_Event]] = defaultdict(list)
     for event in events:
         by_device[event.device_pk].append(event)
-    types = {event.device_pk: event.device_type for event in events}
     active_rules = _active_rules()
-    work: dict[tuple[int, int], tuple[SensorRule, list[rules.Reading]]] = {}
+    in_order = attrgetter("ts", "seq")
+    work: dict[tuple[int, int], tuple[SensorRule, list[_Event]]] = {}
     for device_pk, device_events in by_device.items():
-        for rule in active_rules.get(types[device_pk], ()):
-            readings = [rules.Reading(e.seq, e.ts, e.value, e.alarm) for e in device_events if e.metric == rule.metric]
+        for rule in active_rules.get(device_events[0].device_type, ()):
+            metric = rule.metric
+            readings = [e for e in device_events if e.metric == metric]
             if readings:
-                readings.sort(key=lambda r: (r.ts, r.seq))
+                readings.sort(key=in_order)
                 work[(device_pk, rule.pk)] = (rule, readings)
     if not work:
         return {}, []
@@ -826,7 +831,7 @@ def sensor_events_ingest(*, events: list, source: str, signer: Signer | None = N
         else:
             seen.add(key)
             unique.append(event)
-    unique.sort(key=lambda e: (e.device_pk, e.seq))
+    unique.sort(key=attrgetter("device_pk", "seq"))
     for attempt in range(DEADLOCK_RETRIES):
         try:
             with transaction.atomic():

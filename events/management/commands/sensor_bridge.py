@@ -4,6 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from config.gc_tuning import freeze_loaded_application
 from events.sensors.bridge import SensorBridge
 
 log = logging.getLogger("events.sensors.bridge")
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         self.stdout.write(f"sensor bridge: {bridge.host}:{bridge.port} topic {bridge.topic} "
                           f"client id {bridge.client_id} (QoS {bridge.qos}, persistent session)")
+        freeze_loaded_application()
         bridge.start()
         next_stats = time.monotonic() + stats_every
         try:
