@@ -20,6 +20,7 @@ numbers, the API shows them live (``GET /api/v1/cases/{number}/duplicates/``) an
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -151,6 +152,32 @@ def duplicate_candidates(*, lat: float | None, lng: float | None, category: Cate
     cases = Case.objects.select_related("category").in_bulk([pk for *_, pk, _number in near])
     return [Candidate(pk, number, round(distance, 1), not other, cases[pk])
             for other, distance, pk, number in near if pk in cases]
+
+
+def nearby_lock_keys(*, lat: float, lng: float, category: Category | None) -> list[int]:
+    """Keys (int4) for locks that any two reports of ``category`` within its radius of each other share — and
+    reports far apart do not: sensors lock them while they look for a case to join and open one, so that two alarms
+    at one spot cannot both miss the other's new case, while alarms across the city go on in parallel.
+
+    The plane is cut into rows of latitude of height 2.02 × radius; a row is cut into cells as wide as that in
+    metres at the most poleward latitude of the row and its two neighbours. A report locks, in its own row and in
+    the neighbouring row nearer to it, its own cell and the neighbouring cell nearer to it: four keys. Two reports
+    within the radius are less than half a row apart, so both lock the row of the second; there, both cut with the
+    same width, and the first is less than half a cell from the second, so both lock the second's cell."""
+    radius, _window = search_rules(category)
+    height = math.degrees(radius * 2.02 / EARTH_RADIUS_M)
+    row_at = lat / height
+    row = math.floor(row_at)
+    keys = set()
+    for r in sorted({row, row + 1 if row_at - row >= 0.5 else row - 1}):
+        poleward = min(max(abs((r - 1) * height), abs((r + 2) * height)), 89.0)
+        width = height / math.cos(math.radians(poleward))
+        col_at = lng / width
+        col = math.floor(col_at)
+        for c in (col, col + 1 if col_at - col >= 0.5 else col - 1):
+            cell = f"{category.pk if category is not None else 0}:{r}:{c}"
+            keys.add(zlib.crc32(cell.encode()) - 2**31)
+    return sorted(keys)
 
 
 def case_duplicate_candidates(case: Case, *, now: datetime, within: Q | None = None, limit: int = 5

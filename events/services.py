@@ -1,7 +1,6 @@
 """Writes for the events app: categories, case intake (受理), the one case transition function ``case_act``, the
 case event log appends, and contact-detail views."""
 import logging
-import zlib
 from contextlib import nullcontext
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -27,7 +26,7 @@ from grids.selectors import ancestor_codes, covers, locate, roles_of
 from . import chain
 from .access import capacities, may_see_contact
 from .actors import Actor, citizen_key
-from .duplicates import Candidate, duplicate_candidates
+from .duplicates import Candidate, duplicate_candidates, nearby_lock_keys
 from .models import (
     KIND_LETTER,
     OPEN_STATES,
@@ -309,15 +308,17 @@ def _intake_role(actor: Actor, channel: str, region: Region) -> str:
 SENSOR_OPENING_LOCK = 0x6C6F6F70  # advisory lock space of sensor case openings ("loop")
 
 
-def _sensor_openings_serialized(category: Category | None) -> None:
-    """On PostgreSQL, sensors open cases of one problem class one at a time: an advisory lock held until the caller's
-    transaction ends, so that two alarms at one spot at the same moment cannot both miss the other's new case in the
-    duplicate search and open two. (SQLite writers are serialised by the database itself.)"""
-    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+def _sensor_openings_serialized(data: ReportInput) -> None:
+    """On PostgreSQL, sensors open cases at one spot one at a time: advisory locks on the cells around the point
+    (``events.duplicates.nearby_lock_keys``), held until the caller's transaction ends, so that two alarms within the
+    category's radius at the same moment cannot both miss the other's new case in the duplicate search and open two;
+    alarms elsewhere in the city do not wait. (SQLite writers are serialised by the database itself.)"""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block or data.lat is None or data.lng is None:
         return
-    key = zlib.crc32(f"{category.kind}:{category.major_code}".encode()) if category is not None else 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s::int4, %s::int4)", [SENSOR_OPENING_LOCK, key - 2**31])
+    keys = nearby_lock_keys(lat=data.lat, lng=data.lng, category=data.category)
+    with connection.cursor() as cursor:  # in key order (unnest keeps the array's): openings never wait in a cycle
+        cursor.execute("SELECT count(pg_advisory_xact_lock(%s::int4, k)) FROM unnest(%s::int4[]) AS k",
+                       [SENSOR_OPENING_LOCK, keys])
 
 
 def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
@@ -367,7 +368,7 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     key = citizen_key(phone=data.citizen_phone, openid=data.citizen_openid, email=data.citizen_email)
     now = timezone.now()
     if data.channel == Channel.SENSOR:
-        _sensor_openings_serialized(data.category)
+        _sensor_openings_serialized(data)
     candidates = duplicate_candidates(lat=data.lat, lng=data.lng, category=data.category, now=now, load_cases=False)
     if data.channel == Channel.SENSOR and candidates and candidates[0].same_category:
         # A sensor repeating an open case of the same category nearby joins it instead of opening another.

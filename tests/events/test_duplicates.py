@@ -2,6 +2,8 @@
 open case, suggestions on intake and over the API (within scope), and merged reporters told when the main case
 closes."""
 
+import math
+import random
 from datetime import timedelta
 
 import pytest
@@ -12,7 +14,7 @@ from django.utils import timezone
 
 from dispatch.models import OutboxMessage
 from events.actors import Actor
-from events.duplicates import distance_m, duplicate_candidates
+from events.duplicates import EARTH_RADIUS_M, distance_m, duplicate_candidates, nearby_lock_keys
 from events.integrity import chain_verify
 from events.models import Case, CaseState, Category, Channel
 from events.services import ReportInput, case_report
@@ -190,3 +192,36 @@ def test_the_radius_is_between_1_and_1000_metres(world):
     assert "duplicate_radius_m" in error.value.message_dict
     with pytest.raises(IntegrityError), transaction.atomic():
         Category.objects.filter(pk=world.category.pk).update(duplicate_radius_m=0)
+
+
+@pytest.mark.parametrize("radius", [1, 100, 1000])
+def test_reports_within_the_radius_share_an_opening_lock_and_reports_far_apart_do_not(world, radius):
+    """The keys sensors lock while they open a case (events.services): any two points within the category's radius
+    share one, whatever the latitude and the direction; points eight radii apart share none."""
+    world.category.duplicate_radius_m = radius
+    rng = random.Random(radius)
+    checked = 0
+    for _ in range(3000):
+        lat, lng = rng.uniform(-70, 70), rng.uniform(-179, 179)
+        metres, bearing = rng.uniform(0, radius), rng.uniform(0, 2 * math.pi)
+        step = metres / EARTH_RADIUS_M
+        other = (lat + math.degrees(step * math.cos(bearing)),
+                 lng + math.degrees(step * math.sin(bearing)) / math.cos(math.radians(lat)))
+        if distance_m(lat, lng, *other) > radius:
+            continue
+        checked += 1
+        keys = set(nearby_lock_keys(lat=lat, lng=lng, category=world.category))
+        assert len(keys) <= 4
+        assert keys & set(nearby_lock_keys(lat=other[0], lng=other[1], category=world.category)), (lat, lng, other)
+        far = math.degrees(8 * radius / EARTH_RADIUS_M)
+        assert not keys & set(nearby_lock_keys(lat=lat + far, lng=lng, category=world.category))
+        assert not keys & set(nearby_lock_keys(lat=lat, lng=lng + far / math.cos(math.radians(lat)),
+                                               category=world.category))
+    assert checked > 2500
+
+
+def test_opening_locks_are_per_category(world):
+    lat, lng = world.point
+    other = Category.objects.exclude(pk=world.category.pk).first()
+    assert not set(nearby_lock_keys(lat=lat, lng=lng, category=world.category)) & set(
+        nearby_lock_keys(lat=lat, lng=lng, category=other))

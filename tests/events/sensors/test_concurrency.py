@@ -1,15 +1,17 @@
 """Concurrent batches on PostgreSQL (row locks): the same events sent in parallel are stored once, the rules see
-each reading once, and sensors sharing a case do not deadlock."""
+each reading once, sensors sharing a case do not deadlock, and a sensor opening a case waits only for openings
+nearby."""
 
 import random
 import threading
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 
-from events.models import Case
+from events.models import Case, Channel
 from events.sensors.models import SensorAlarm, SensorReading, SensorRuleState
 from events.sensors.services import device_register, sensor_events_ingest
+from events.services import ReportInput, _sensor_openings_serialized
 from tests.events.sensors.conftest import ev
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -73,3 +75,47 @@ def test_sensors_sharing_a_case_alarm_in_parallel_without_deadlock(sensors):
         assert state.occurrences == 9 and state.case.state == "reported"
     assert Case.objects.filter(channel="sensor").count() == 1
     assert SensorAlarm.objects.filter(outcome="opened").count() == 6  # (each sensor's first: opened or joined)
+
+
+def test_a_sensor_opening_waits_for_openings_nearby_and_not_for_those_elsewhere(sensors):
+    """While one transaction holds the opening locks of a point (as a sensor's case_report does until its commit),
+    an opening 30 m away waits for it, one 8 km away does not (lock_timeout turns the wait into an error here)."""
+    lat, lng = sensors.world.point
+    category = sensors.flood.category
+
+    def report(north_m: float) -> ReportInput:
+        return ReportInput(channel=Channel.SENSOR, description="积水", lat=lat + north_m / 111_195, lng=lng,
+                           category=category)
+
+    holding, release, errors = threading.Event(), threading.Event(), []
+
+    def hold():
+        try:
+            with transaction.atomic():
+                _sensor_openings_serialized(report(0))
+                holding.set()
+                release.wait(30)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+
+        def opening(north_m: float) -> None:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '300ms'")
+                _sensor_openings_serialized(report(north_m))
+
+        opening(8000)  # elsewhere (more than four cells of the largest radius away): at once
+        with pytest.raises(OperationalError, match="lock timeout"):
+            opening(30)  # nearby: waits for the holder
+    finally:
+        release.set()
+        holder.join(30)
+    assert not errors, errors
+    opening(30)  # the holder committed: free again
