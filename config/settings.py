@@ -316,6 +316,9 @@ GRIDLOOP_SENSOR_MQTT_KEEPALIVE = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_KEEPAL
 GRIDLOOP_SENSOR_MQTT_QUEUE = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_QUEUE", "2000"))  # messages held at most
 GRIDLOOP_SENSOR_MQTT_BATCH_EVENTS = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_BATCH_EVENTS", "2000"))
 GRIDLOOP_SENSOR_MQTT_BATCH_WAIT_MS = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_BATCH_WAIT_MS", "50"))
+# The broker's limit of unacknowledged QoS 1 messages per client (Mosquitto's max_inflight_messages, default 20): a
+# batch holding that many is closed at once, since no more come before it is acknowledged. 0: no such limit.
+GRIDLOOP_SENSOR_MQTT_BROKER_INFLIGHT = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_BROKER_INFLIGHT", "20"))
 
 # --- Evaluation (issue 6; docs/indicators.md) ---------------------------------------------------------------------------
 # Composite weights per set (department, region, grid_worker, dispatcher) as JSON, over the defaults in

@@ -10,7 +10,9 @@ duplicates and is ignored by (device, seq).
 Bounded: paho's network thread puts messages into a queue of at most ``GRIDLOOP_SENSOR_MQTT_QUEUE`` messages and
 blocks when it is full — it then stops reading the socket, and the broker holds the rest (its in-flight window for
 the client is full as well, since nothing is acknowledged before it is stored). The main thread takes up to
-``GRIDLOOP_SENSOR_MQTT_BATCH_EVENTS`` events (waiting at most ``…_BATCH_WAIT_MS`` for more) per transaction.
+``GRIDLOOP_SENSOR_MQTT_BATCH_EVENTS`` events (waiting at most ``…_BATCH_WAIT_MS`` for more) per transaction, and
+closes a batch at once when it holds as many messages as the broker sends unacknowledged
+(``…_BROKER_INFLIGHT``, Mosquitto's ``max_inflight_messages``): waiting for more would be waiting for nothing.
 
 Never crashes on input: unreadable messages, unknown devices and the like are counted and acknowledged. While the
 database is unreachable the batch is retried with back-off and nothing is acknowledged.
@@ -48,7 +50,7 @@ class SensorBridge:
                  client_id: str | None = None, qos: int | None = None, username: str | None = None,
                  password: str | None = None, keepalive: int | None = None, queue_size: int | None = None,
                  batch_events: int | None = None, batch_wait_ms: int | None = None,
-                 on_batch: Callable[[IngestResult], None] | None = None):
+                 broker_inflight: int | None = None, on_batch: Callable[[IngestResult], None] | None = None):
         s = settings
         self.host = host or s.GRIDLOOP_SENSOR_MQTT_HOST
         self.port = port or s.GRIDLOOP_SENSOR_MQTT_PORT
@@ -58,6 +60,8 @@ class SensorBridge:
         self.keepalive = keepalive or s.GRIDLOOP_SENSOR_MQTT_KEEPALIVE
         self.batch_events = batch_events or s.GRIDLOOP_SENSOR_MQTT_BATCH_EVENTS
         self.batch_wait = (batch_wait_ms if batch_wait_ms is not None else s.GRIDLOOP_SENSOR_MQTT_BATCH_WAIT_MS) / 1000
+        self.broker_inflight = (broker_inflight if broker_inflight is not None
+                                else s.GRIDLOOP_SENSOR_MQTT_BROKER_INFLIGHT)
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size or s.GRIDLOOP_SENSOR_MQTT_QUEUE)
         self.on_batch = on_batch
         self.stats: Counter = Counter()
@@ -135,8 +139,9 @@ class SensorBridge:
         except queue.Empty:
             return []
         events = len(items[0][2])
+        unacknowledged = int(items[0][1].qos > 0)  # QoS 0 messages are not held against the broker's window
         deadline = time.monotonic() + self.batch_wait
-        while events < self.batch_events:
+        while events < self.batch_events and unacknowledged != self.broker_inflight:
             left = deadline - time.monotonic()
             try:
                 item = self._read(self.queue.get(timeout=min(max(left, 0), IDLE_GAP_SECONDS)))
@@ -146,6 +151,7 @@ class SensorBridge:
                 continue
             items.append(item)
             events += len(item[2])
+            unacknowledged += item[1].qos > 0
         return items
 
     def _read(self, item) -> tuple:

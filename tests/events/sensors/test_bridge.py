@@ -174,3 +174,15 @@ def test_a_batch_takes_at_most_the_configured_number_of_events(sensors):
     assert small.queue.qsize() == 3
     with pytest.raises(queue.Empty):
         SensorBridge(topic=TOPIC, client_id="x", queue_size=1).queue.get_nowait()
+
+
+def test_a_batch_is_closed_when_it_holds_the_brokers_window_of_unacknowledged_messages(sensors):
+    """The broker sends at most its in-flight limit (Mosquitto: 20) before the bridge acknowledges: a batch holding
+    that many QoS 1 messages goes at once instead of waiting for more. QoS 0 messages do not count."""
+    for limit, taken in ((2, 3), (0, 4)):
+        bridge = SensorBridge(topic=TOPIC, client_id="test-bridge", queue_size=10, batch_wait_ms=60_000,
+                              broker_inflight=limit)
+        bridge.client = FakeClient()
+        feed(bridge, message([ev(1, 0, 0.1)], mid=1), message([ev(2, 1, 0.1)], mid=2, qos=0),
+             message([ev(3, 2, 0.1)], mid=3), message([ev(4, 3, 0.1)], mid=4))
+        assert len(bridge._take(timeout=0)) == taken
