@@ -321,6 +321,14 @@ def _sensor_openings_serialized(data: ReportInput) -> None:
                        [SENSOR_OPENING_LOCK, keys])
 
 
+# Read on every intake (and every sensor case opening): compiled once (config.compiled).
+_report_by_idempotency_key = CompiledQuery(
+    lambda scope, key: InboundReport.objects.filter(idempotency_scope=scope, idempotency_key=key).order_by("id")[:1],
+    str, str)
+_case_to_join = CompiledQuery(
+    lambda pk: Case.objects.select_for_update(of=("self",)).select_related("category").filter(pk=pk), int)
+
+
 def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     """File a report and open a case for it (受理). Returns (case, created); a repeat of the same idempotency key
     by the same reporter returns the first case and creates nothing."""
@@ -328,9 +336,9 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     if data.idempotency_key:
         if len(data.idempotency_key) > 100:
             raise InvalidInput("Idempotency-Key may be at most 100 characters", field="idempotency_key")
-        existing = InboundReport.objects.filter(idempotency_scope=scope, idempotency_key=data.idempotency_key).first()
-        if existing is not None:
-            return existing.case, False
+        existing = _report_by_idempotency_key(scope, data.idempotency_key)
+        if existing:
+            return existing[0].case, False
 
     description = (data.description or "").strip()
     if not description:
@@ -509,9 +517,10 @@ def _report_join(candidate: Candidate, *, actor: Actor, data: ReportInput, descr
     """Add a report to an open case it repeats (a further report, not a new case), as a ``report_added`` event;
     None when the case ended between the search and the lock (the caller then opens a case after all)."""
     with transaction.atomic():
-        case = Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=candidate.pk)
-        if case.state not in OPEN_STATES:
+        found = _case_to_join(candidate.pk)
+        if not found or found[0].state not in OPEN_STATES:
             return None
+        case = found[0]
         report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
                                  now=now)
         attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, case.last_seq + 1)
@@ -878,7 +887,7 @@ def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[
     if not signals:
         return []
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # all or nothing with the caller's transaction (no savepoint round trip)
         cases = cases_lock({signal.case_id for signal in signals})
         events: list[CaseEvent | None] = []
         for signal in signals:

@@ -953,24 +953,28 @@ def _on_alarm(alarm: SensorAlarm, state: SensorRuleState, signals: _Signals) -> 
         )
         with transaction.atomic():  # a savepoint: a report refused (DomainError) leaves nothing behind
             case, _created = case_report(actor=_actor(device), data=data)
-        state.case, state.occurrences = Case.objects.select_for_update(of=("self",)).get(pk=case.pk), 1
+        # As it stands in the database: opened by this transaction, or joined under the lock case_report took.
+        state.case, state.occurrences = case, 1
         alarm.case, alarm.outcome = case, AlarmOutcome.OPENED
     state.verify_pending = False
 
 
+_grid_workers_of = CompiledQuery(
+    lambda grid: User.objects.filter(is_active=True, roles__role=Role.GRID_WORKER, roles__region_id=grid)
+    .distinct().order_by("id"), int)
+_case_by_pk = CompiledQuery(lambda pk: Case.objects.filter(pk=pk), int)
+
+
 def _grid_workers(case: Case) -> list[User]:
-    if case.grid_id is None:
-        return []
-    return list(User.objects.filter(is_active=True, roles__role=Role.GRID_WORKER, roles__region_id=case.grid_id)
-                .distinct().order_by("id"))
+    return [] if case.grid_id is None else list(_grid_workers_of(case.grid_id))
 
 
 def _request_check(case: Case, device: SensorDevice, now: datetime) -> None:
     """Ask for an on-site check after a recovery: a case still awaiting acceptance gets the 核实 request of the
     workflow (request_field_check); in any case the grid workers (else the owning center's dispatchers) get an inbox
     message through the outbox."""
-    case = Case.objects.get(pk=case.pk)
-    event_seq = case.last_seq  # the recovery just written
+    case = _case_by_pk(case.pk)[0]  # as the recovery just written left it
+    event_seq = case.last_seq
     if case.state == CaseState.REPORTED and case.grid_id and case.field_check_status != FieldCheck.REQUESTED:
         case = case_act(case=case.number, action="request_field_check", actor=_actor(device),
                         inputs={"note": f"sensor {device.device_id} back to normal: please check on site"})
@@ -1057,6 +1061,19 @@ def _handle_alarms(states: dict, alarms: list[SensorAlarm], now: datetime, *, op
     return failures, deferred
 
 
+_pending_alarms_of_pair = CompiledQuery(
+    lambda device, rule: SensorAlarm.objects.filter(device_id=device, rule_id=rule, processed_at__isnull=True)
+    .order_by(), int, int)
+
+
+def _rule(pk: int) -> SensorRule:
+    """The rule (with its category): the cached copy of an active one (as the batches evaluate with), else read."""
+    for rule in (r for by_type in _active_rules().values() for r in by_type):
+        if rule.pk == pk:
+            return rule
+    return SensorRule.objects.select_related("category").get(pk=pk)
+
+
 def _alarms_of_pair(device_pk: int, rule_pk: int) -> int:
     """Process the pending alarms of one (device, rule) in a transaction of their own, opening a case if needed.
     Returns how many were processed."""
@@ -1065,9 +1082,8 @@ def _alarms_of_pair(device_pk: int, rule_pk: int) -> int:
             with transaction.atomic():
                 now = timezone.now()
                 states = _lock_states([(device_pk, rule_pk)])
-                states[(device_pk, rule_pk)].rule = SensorRule.objects.select_related("category").get(pk=rule_pk)
-                alarms = list(SensorAlarm.objects.filter(device_id=device_pk, rule_id=rule_pk,
-                                                         processed_at__isnull=True))
+                states[(device_pk, rule_pk)].rule = _rule(rule_pk)
+                alarms = list(_pending_alarms_of_pair(device_pk, rule_pk))
                 if not alarms:
                     return 0
                 failures, _ = _handle_alarms(states, alarms, now, open_cases=True)
