@@ -870,6 +870,12 @@ _cases_for_update = CompiledQuery(
     lambda ids: Case.objects.select_for_update(of=("self",)).filter(pk__any=ids).order_by("id"), list)
 
 
+# What appending to a case's chain needs (case_signals), locked in the same id order as cases_lock.
+_case_heads_for_update = CompiledQuery(
+    lambda ids: Case.objects.select_for_update(of=("self",)).filter(pk__any=ids).order_by("id")
+    .only("id", "number", "state", "level", "last_seq", "last_hash"), list)
+
+
 def cases_lock(ids) -> dict[int, Case]:
     """Lock the cases with these ids, in id order: the order every writer of several cases takes them in, so that
     two of them wait for each other instead of deadlocking. Returns them by id (those that exist)."""
@@ -888,7 +894,7 @@ def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[
         return []
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):  # all or nothing with the caller's transaction (no savepoint round trip)
-        cases = cases_lock({signal.case_id for signal in signals})
+        cases = {case.pk: case for case in _case_heads_for_update(sorted({signal.case_id for signal in signals}))}
         events: list[CaseEvent | None] = []
         for signal in signals:
             case = cases.get(signal.case_id)
@@ -899,7 +905,9 @@ def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[
                                      from_state=case.state, to_state=case.state, payload=signal.payload, now=now))
         rows_insert_many([event for event in events if event is not None])
         touched = [cases[case_id] for case_id in sorted({event.case_id for event in events if event is not None})]
-        if connection.vendor == "postgresql" and len(touched) > 1:  # one statement for all of them
+        if not touched:
+            pass
+        elif connection.vendor == "postgresql":  # one statement for all of them
             values = ", ".join(["(%s, %s, %s)"] * len(touched))
             with connection.cursor() as cursor:
                 cursor.execute(f"UPDATE {Case._meta.db_table} AS c SET last_seq = v.seq, last_hash = v.hash, "

@@ -267,7 +267,8 @@ def integration_key_create(*, name: str) -> SensorIntegrationKey:
 # a rule or device changed in this process counts at once; one changed in another process (a deactivated device,
 # a device moved to another integration key, a rule switched off) counts there within that many seconds. Signatures
 # are always checked against the database (a rotated secret or a deactivated signer is refused at once).
-_config_cache: dict = {}  # {"rules": (monotonic time read, {type: [SensorRule]}), "devices": (time started, {id: row})}
+_config_cache: dict = {}  # {"rules": (monotonic time read, {type: [SensorRule]}), "devices": (time started, {id: row}),
+#                           "device_rows": (time started, {pk: SensorDevice})}
 
 
 def sensor_config_invalidate() -> None:
@@ -313,6 +314,21 @@ def _devices(device_ids: set[str]) -> dict[str, tuple[int, str, bool, int | None
         known.update({row[0]: row[1:] for row in SensorDevice.objects.filter(device_id__in=missing).values_list(
             "device_id", "id", "type", "active", "integration_key_id")})
     return known
+
+
+def _device_rows(pks: set[int]) -> dict[int, SensorDevice]:
+    """The devices (model instances, for turning their alarms into case reports) by pk, from the same kind of
+    per-process copy (registered ones read when first needed)."""
+    now = time.monotonic()
+    entry = _config_cache.get("device_rows")
+    if not _fresh(entry, now):
+        entry = (now, {})
+        _config_cache["device_rows"] = entry
+    known = entry[1]
+    missing = [pk for pk in pks if pk not in known]
+    if missing:
+        known.update({device.pk: device for device in _devices_by_pk(missing)})
+    return {pk: known[pk] for pk in pks if pk in known}
 
 
 # =====================================================================================================================
@@ -1028,7 +1044,7 @@ def _handle_alarms(states: dict, alarms: list[SensorAlarm], now: datetime, *, op
     locks that the batch must not take after its own (``_alarms_of_pair`` does it right after the commit, one pair per
     transaction). The alarms processed get their processed_at, outcome, case and detail, for the caller to write.
     Returns the failures to count and the pairs left pending."""
-    devices = {device.pk: device for device in _devices_by_pk(list({a.device_id for a in alarms}))}
+    devices = _device_rows({a.device_id for a in alarms})
     for key in {(a.device_id, a.rule_id) for a in alarms}:
         states[key] = states[key].as_model()
     involved = [states[(a.device_id, a.rule_id)] for a in alarms]
