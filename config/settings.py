@@ -319,6 +319,10 @@ GRIDLOOP_SENSOR_MQTT_BATCH_WAIT_MS = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_BA
 # The broker's limit of unacknowledged QoS 1 messages per client (Mosquitto's max_inflight_messages, default 20): a
 # batch holding that many is closed at once, since no more come before it is acknowledged. 0: no such limit.
 GRIDLOOP_SENSOR_MQTT_BROKER_INFLIGHT = int(os.environ.get("GRIDLOOP_SENSOR_MQTT_BROKER_INFLIGHT", "20"))
+# Lanes of the bridge (threads with a connection each; a device's messages always in the same one): on PostgreSQL
+# one lane's batch runs while the other's waits for the database. SQLite takes one writer at a time: one lane.
+GRIDLOOP_SENSOR_MQTT_LANES = int(os.environ.get(
+    "GRIDLOOP_SENSOR_MQTT_LANES", "1" if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else "2"))
 
 # --- Evaluation (issue 6; docs/indicators.md) ---------------------------------------------------------------------------
 # Composite weights per set (department, region, grid_worker, dispatcher) as JSON, over the defaults in

@@ -11,8 +11,14 @@ Bounded: paho's network thread puts messages into a queue of at most ``GRIDLOOP_
 blocks when it is full — it then stops reading the socket, and the broker holds the rest (its in-flight window for
 the client is full as well, since nothing is acknowledged before it is stored). The main thread takes up to
 ``GRIDLOOP_SENSOR_MQTT_BATCH_EVENTS`` events (waiting at most ``…_BATCH_WAIT_MS`` for more) per transaction, and
-closes a batch at once when it holds as many messages as the broker sends unacknowledged
-(``…_BROKER_INFLIGHT``, Mosquitto's ``max_inflight_messages``): waiting for more would be waiting for nothing.
+closes a batch without waiting for more once the bridge holds as many unacknowledged messages as the broker sends
+(``…_BROKER_INFLIGHT``, Mosquitto's ``max_inflight_messages``): no more come before some are acknowledged.
+
+Lanes (``GRIDLOOP_SENSOR_MQTT_LANES``, default 2 on PostgreSQL, 1 on SQLite): each lane is a thread with its own
+queue, database connection and batches; a device's messages always go to the same lane (by a hash of the device
+id in the topic), so each device's events are still taken in order, while one lane's batch waits for PostgreSQL the
+other's runs. The main thread is lane 0. Acknowledgements still go out in the order the messages came (MQTT 3.1.1
+§4.6), whichever lane stored them first (``_Acks``).
 
 Never crashes on input: unreadable messages, unknown devices and the like are counted and acknowledged. While the
 database is unreachable the batch is retried with back-off and nothing is acknowledged.
@@ -22,7 +28,8 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
+import zlib
+from collections import Counter, deque
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -45,12 +52,41 @@ def _reconnect_later() -> None:
         connection.close()
 
 
+class _Acks:
+    """The QoS 1 messages taken from the broker and not yet acknowledged, in the order they came: lanes say which
+    they have stored, and get back those now due (the oldest ones, up to the first still being worked on)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._order: deque = deque()  # (generation, message) as they came
+        self._stored: set[int] = set()  # id() of the messages stored but not yet due
+
+    def arrived(self, item: tuple) -> None:
+        with self._lock:
+            self._order.append(item)
+
+    def held(self) -> int:
+        return len(self._order)
+
+    def stored(self, items: list[tuple]) -> list[tuple]:
+        """Mark the messages of ``items`` ((generation, message, …)) stored; returns the items due now."""
+        with self._lock:
+            self._stored.update(id(item[1]) for item in items)
+            due = []
+            while self._order and id(self._order[0][1]) in self._stored:
+                item = self._order.popleft()
+                self._stored.discard(id(item[1]))
+                due.append(item)
+            return due
+
+
 class SensorBridge:
     def __init__(self, *, host: str | None = None, port: int | None = None, topic: str | None = None,
                  client_id: str | None = None, qos: int | None = None, username: str | None = None,
                  password: str | None = None, keepalive: int | None = None, queue_size: int | None = None,
                  batch_events: int | None = None, batch_wait_ms: int | None = None,
-                 broker_inflight: int | None = None, on_batch: Callable[[IngestResult], None] | None = None):
+                 broker_inflight: int | None = None, lanes: int | None = None,
+                 on_batch: Callable[[IngestResult], None] | None = None):
         s = settings
         self.host = host or s.GRIDLOOP_SENSOR_MQTT_HOST
         self.port = port or s.GRIDLOOP_SENSOR_MQTT_PORT
@@ -62,9 +98,17 @@ class SensorBridge:
         self.batch_wait = (batch_wait_ms if batch_wait_ms is not None else s.GRIDLOOP_SENSOR_MQTT_BATCH_WAIT_MS) / 1000
         self.broker_inflight = (broker_inflight if broker_inflight is not None
                                 else s.GRIDLOOP_SENSOR_MQTT_BROKER_INFLIGHT)
-        self.queue: queue.Queue = queue.Queue(maxsize=queue_size or s.GRIDLOOP_SENSOR_MQTT_QUEUE)
+        self.lanes = max(lanes or s.GRIDLOOP_SENSOR_MQTT_LANES, 1)
+        size = max((queue_size or s.GRIDLOOP_SENSOR_MQTT_QUEUE) // self.lanes, 1)
+        self.queues: list[queue.Queue] = [queue.Queue(maxsize=size) for _ in range(self.lanes)]
+        self.queue = self.queues[0]  # lane 0's, taken by the thread that calls step() or run()
+        self._acks = _Acks() if self.lanes > 1 else None  # (one lane: its batches are in arrival order anyway)
+        pattern = self.topic.split("/")
+        self._device_level = pattern.index("+") if "+" in pattern else None
+        self._lane_threads: list[threading.Thread] = []
         self.on_batch = on_batch
         self.stats: Counter = Counter()
+        self._stats_lock = threading.Lock()
         self.subscribed = threading.Event()
         self.stopping = threading.Event()
         self._generation = 0  # bumped per connection: a message is acknowledged on the connection it came by
@@ -101,52 +145,88 @@ class SensorBridge:
         if not self.stopping.is_set():
             log.warning("sensor bridge: disconnected (%s); reconnecting", reason_code)
 
+    def _lane_of(self, topic: str) -> int:
+        if self.lanes == 1 or self._device_level is None:
+            return 0
+        levels = topic.split("/")
+        device = levels[self._device_level] if len(levels) > self._device_level else ""
+        return zlib.crc32(device.encode()) % self.lanes
+
     def _on_message(self, client, userdata, message):
         item = (self._generation, message)
+        lane = self.queues[self._lane_of(message.topic)]
+        if self._acks is not None and message.qos > 0:
+            self._acks.arrived(item)
         while not self.stopping.is_set():
             try:
-                self.queue.put(item, timeout=0.5)
+                lane.put(item, timeout=0.5)
                 return
             except queue.Full:  # back-pressure: this thread stops reading until the main thread catches up
                 self.stats["queue_full_waits"] += 1
 
     # --- the main thread ---------------------------------------------------------------------------------------------
     def start(self) -> None:
+        """Connect (paho's network thread) and start lanes 1…N-1; lane 0 is the caller's (step, run)."""
         self.client.connect_async(self.host, self.port, keepalive=self.keepalive)
         self.client.loop_start()
+        for lane in range(1, self.lanes):
+            thread = threading.Thread(target=self._lane_loop, args=(lane,), name=f"sensor-bridge-lane-{lane}",
+                                      daemon=True)
+            thread.start()
+            self._lane_threads.append(thread)
 
     def stop(self) -> None:
         self.stopping.set()
+        for thread in self._lane_threads:  # each finishes the batch in hand
+            thread.join(timeout=60)
         self.client.disconnect()
         self.client.loop_stop()
+
+    def _lane_loop(self, lane: int) -> None:
+        try:
+            while not self.stopping.is_set():
+                self.step(lane=lane)
+        except Exception:  # (a lane never dies quietly: its messages stay unacknowledged and come again)
+            log.exception("sensor bridge: lane %s stopped", lane)
+            raise
+        finally:
+            connection.close()
 
     def run(self, *, until: Callable[[], bool] | None = None) -> None:
         """Ingest batches until ``stop()`` is called (or ``until()`` turns true)."""
         while not self.stopping.is_set() and not (until is not None and until()):
             self.step()
 
-    def step(self, timeout: float = 0.5) -> int:
-        """Take one batch (waiting up to ``timeout`` for its first message), ingest it, acknowledge it. Returns the
-        number of messages handled."""
-        items = self._take(timeout)
+    def step(self, timeout: float = 0.5, lane: int = 0) -> int:
+        """Take one batch of the lane (waiting up to ``timeout`` for its first message), ingest it, acknowledge it.
+        Returns the number of messages handled."""
+        items = self._take(timeout, lane)
         if items:
             self._handle(items)
         return len(items)
 
-    def _take(self, timeout: float) -> list[tuple]:
+    def _window_full(self, unacknowledged: int) -> bool:
+        """Whether the broker holds back further messages until some are acknowledged (``broker_inflight``)."""
+        held = self._acks.held() if self._acks is not None else unacknowledged
+        return 0 < self.broker_inflight <= held
+
+    def _take(self, timeout: float, lane: int = 0) -> list[tuple]:
+        source = self.queues[lane]
         try:
-            items = [self._read(self.queue.get(timeout=timeout))]
+            items = [self._read(source.get(timeout=timeout))]
         except queue.Empty:
             return []
         events = len(items[0][2])
         unacknowledged = int(items[0][1].qos > 0)  # QoS 0 messages are not held against the broker's window
         deadline = time.monotonic() + self.batch_wait
-        while events < self.batch_events and unacknowledged != self.broker_inflight:
+        while events < self.batch_events:
+            full = self._window_full(unacknowledged)  # then take what is here, but wait for nothing more
             left = deadline - time.monotonic()
             try:
-                item = self._read(self.queue.get(timeout=min(max(left, 0), IDLE_GAP_SECONDS)))
+                item = self._read(source.get_nowait() if full else
+                                  source.get(timeout=min(max(left, 0), IDLE_GAP_SECONDS)))
             except queue.Empty:
-                if left <= 0 or self.queue.empty():
+                if full or left <= 0 or source.empty():
                     break
                 continue
             items.append(item)
@@ -182,9 +262,10 @@ class SensorBridge:
                 result = self._one_by_one(items)
                 break
         self._ack(items)
-        self.stats["messages"] += len(items)
-        for name in ("received", "accepted", "duplicates", "rejected", "alarms"):
-            self.stats[name] += getattr(result, name)
+        with self._stats_lock:
+            self.stats["messages"] += len(items)
+            for name in ("received", "accepted", "duplicates", "rejected", "alarms"):
+                self.stats[name] += getattr(result, name)
         if result.rejected:
             for problem in result.problems[:3]:
                 if problem.status == "rejected":
@@ -214,6 +295,8 @@ class SensorBridge:
         return total
 
     def _ack(self, items: list[tuple]) -> None:
+        if self._acks is not None:  # those due now, in arrival order (also other lanes' stored before)
+            items = self._acks.stored([item for item in items if item[1].qos > 0])
         for generation, message, *_rest in items:
             # A message of an earlier connection is not acknowledged: the broker has sent it again already.
             if message.qos > 0 and generation == self._generation:

@@ -35,7 +35,7 @@ class FakeClient:
 
 @pytest.fixture
 def bridge(sensors):
-    made = SensorBridge(topic=TOPIC, client_id="test-bridge", queue_size=3, batch_wait_ms=0)
+    made = SensorBridge(topic=TOPIC, client_id="test-bridge", queue_size=3, batch_wait_ms=0, lanes=1)
     made.client = FakeClient()
     made._generation = 1
     return made
@@ -166,23 +166,67 @@ def test_a_full_queue_holds_the_network_thread_back(bridge):
 
 
 def test_a_batch_takes_at_most_the_configured_number_of_events(sensors):
-    small = SensorBridge(topic=TOPIC, client_id="test-bridge", queue_size=10, batch_events=3, batch_wait_ms=0)
+    small = SensorBridge(topic=TOPIC, client_id="test-bridge", queue_size=10, batch_events=3, batch_wait_ms=0,
+                         lanes=1)
     small.client = FakeClient()
     for mid in range(5):
         small.queue.put((0, message([ev(mid * 2, mid, 0.1), ev(mid * 2 + 1, mid, 0.1)], mid=mid)))
     assert small.step(timeout=0) == 2  # 2 + 2 events ≥ 3
     assert small.queue.qsize() == 3
     with pytest.raises(queue.Empty):
-        SensorBridge(topic=TOPIC, client_id="x", queue_size=1).queue.get_nowait()
+        SensorBridge(topic=TOPIC, client_id="x", queue_size=1, lanes=1).queue.get_nowait()
 
 
-def test_a_batch_is_closed_when_it_holds_the_brokers_window_of_unacknowledged_messages(sensors):
-    """The broker sends at most its in-flight limit (Mosquitto: 20) before the bridge acknowledges: a batch holding
-    that many QoS 1 messages goes at once instead of waiting for more. QoS 0 messages do not count."""
-    for limit, taken in ((2, 3), (0, 4)):
+def test_a_batch_waits_for_no_more_messages_once_the_brokers_window_is_full(sensors):
+    """The broker sends at most its in-flight limit (Mosquitto: 20) before the bridge acknowledges: once the bridge
+    holds that many QoS 1 messages, a batch takes what is queued without waiting for more. QoS 0 messages do not
+    count; a limit of 0 means none."""
+    for limit, waits in ((2, [True, True, True, False, False]), (0, [True, True, True, True, True])):
         bridge = SensorBridge(topic=TOPIC, client_id="test-bridge", queue_size=10, batch_wait_ms=60_000,
-                              broker_inflight=limit)
-        bridge.client = FakeClient()
+                              broker_inflight=limit, lanes=1)
         feed(bridge, message([ev(1, 0, 0.1)], mid=1), message([ev(2, 1, 0.1)], mid=2, qos=0),
              message([ev(3, 2, 0.1)], mid=3), message([ev(4, 3, 0.1)], mid=4))
-        assert len(bridge._take(timeout=0)) == taken
+        blocking, real_get = [], bridge.queue.get
+
+        def get(block=True, timeout=None, real_get=real_get, blocking=blocking):
+            blocking.append(block)
+            return real_get(block, timeout)
+
+        bridge.queue.get = get
+        assert [item[1].mid for item in bridge._take(timeout=0)] == [1, 2, 3, 4]
+        assert blocking == waits  # (the last get finds the queue empty)
+
+
+# --- Lanes -----------------------------------------------------------------------------------------------------------
+def test_a_devices_messages_always_go_to_the_same_lane_and_devices_spread_over_the_lanes():
+    bridge = SensorBridge(topic=TOPIC, client_id="test-bridge", lanes=2, queue_size=1000)
+    for n in range(40):
+        for _ in range(3):
+            bridge._on_message(None, None, message([ev(1, 0, 0.1, device=f"W-{n:03d}")], device=f"W-{n:03d}"))
+    lanes = [[m.topic for _generation, m in list(q.queue)] for q in bridge.queues]
+    assert all(lanes) and sum(map(len, lanes)) == 120
+    assert not set(lanes[0]) & set(lanes[1])  # each device's three messages in one lane, in order
+
+
+def test_with_lanes_acknowledgements_go_out_in_the_order_the_messages_came():
+    """MQTT 3.1.1 §4.6: PUBACKs in the order of the PUBLISHes, whichever lane stores its batch first; a lane's batch
+    is closed when the broker's window of unacknowledged messages is full, counting every lane's."""
+    bridge = SensorBridge(topic=TOPIC, client_id="test-bridge", lanes=2, queue_size=1000, broker_inflight=4,
+                          batch_wait_ms=0)
+    bridge.client, bridge._generation = FakeClient(), 1
+    devices = {0: [], 1: []}
+    n = 0
+    while min(len(v) for v in devices.values()) < 2:  # two devices of each lane
+        device = f"W-{n:03d}"
+        devices[bridge._lane_of(f"gridloop/sensors/{device}/events")].append(device)
+        n += 1
+    order = [devices[1][0], devices[0][0], devices[1][1], devices[0][1]]  # mids 1-4: lanes 1, 0, 1, 0
+    for mid, device in enumerate(order, start=1):
+        bridge._on_message(None, None, message([ev(1, 0, 0.1, device=device)], device=device, mid=mid))
+    lane0 = bridge._take(timeout=0, lane=0)
+    assert [item[1].mid for item in lane0] == [2, 4]
+    bridge._ack(lane0)
+    assert bridge.client.acked == []  # mid 1 (lane 1) is not stored yet
+    bridge._ack(bridge._take(timeout=0, lane=1))
+    assert bridge.client.acked == [1, 2, 3, 4]
+    assert bridge._acks.held() == 0

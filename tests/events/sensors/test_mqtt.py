@@ -76,6 +76,7 @@ def publish(names):
 
 
 def started(names, **options) -> SensorBridge:
+    options.setdefault("lanes", 1)  # (more lanes are threads with connections of their own: see the test below)
     bridge = SensorBridge(host=HOST, port=PORT, topic=f"{names['prefix']}/+/events", client_id=names["client_id"],
                           **options)
     bridge.start()
@@ -152,3 +153,52 @@ def test_a_burst_goes_through_a_queue_of_one_message(sensors, names, publish):
         bridge.stop()
     assert SensorReading.objects.count() == 60
     assert max(seen) <= 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_lanes_store_every_devices_events_in_order_and_acknowledge_them_all(sensors, names, publish):
+    """Lane 0 in this thread, lane 1 in the bridge's own (each with its own connection): every event is stored, each
+    device's rule sees its readings in order (one alarm per run, no replays), and everything was acknowledged — a
+    second bridge on the same session gets only what is published after it started."""
+    from django.db import connection
+
+    from events.sensors.models import SensorAlarm
+    from events.sensors.services import device_register
+
+    w = sensors.world
+    lat, lng = w.point
+    probe = SensorBridge(topic=f"{names['prefix']}/+/events", client_id="probe", lanes=2)
+    devices, n = {0: [], 1: []}, 2
+    while min(len(found) for found in devices.values()) < 2:  # two devices in each lane
+        device = f"W-{n:03d}"
+        devices[probe._lane_of(f"{names['prefix']}/{device}/events")].append(device)
+        n += 1
+    chosen = devices[0] + devices[1]
+    for device in chosen:
+        device_register(device_id=device, type="water_level", lat=lat, lng=lng,
+                        department=w.district_dept)
+    bridge = started(names, lanes=2)
+    try:
+        assert len(bridge._lane_threads) == 1
+        for minute in range(0, 30, 3):  # 10 messages per device; above the threshold from minute 6 to 14
+            for device in chosen:
+                publish(device, [ev(minute + k, minute + k, 0.3 if 6 <= minute + k < 15 else 0.05, device=device)
+                                 for k in range(3)])
+        run_until(bridge, lambda: bridge.stats["accepted"] >= 30 * len(chosen), seconds=30)
+    finally:
+        bridge.stop()
+        connection.close()
+    assert SensorReading.objects.count() == 30 * len(chosen)
+    for device in chosen:  # in order: one run → one alarm (at minute 11: 5 minutes above) and one recovery
+        assert list(SensorAlarm.objects.filter(device__device_id=device).order_by("seq")
+                    .values_list("kind", "seq")) == [("alarm", 11), ("recovered", 15)]
+    assert not SensorAlarm.objects.filter(processed_at__isnull=True).exists()
+    second = started(names, lanes=2)
+    try:
+        publish(chosen[0], [ev(100, 40, 0.05, device=chosen[0])])
+        run_until(second, lambda: second.stats["accepted"] >= 1)
+    finally:
+        second.stop()
+        connection.close()
+    assert second.stats["messages"] == 1 and second.stats["duplicates"] == 0
