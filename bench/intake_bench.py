@@ -43,7 +43,8 @@ def post(conn, path, token, body):
 
 
 def load(path, token, make_body, seconds, clients):
-    """`clients` threads with keep-alive connections POST for `seconds`; returns (ok, errors, elapsed)."""
+    """`clients` threads POST for `seconds` (http.client reconnects when the server closes the connection after a
+    response, as config/gunicorn.conf.py has it do); returns (ok, errors, elapsed)."""
     ok, errors, lock = [0], [0], threading.Lock()
     stop_at = time.perf_counter() + seconds
 
@@ -194,7 +195,7 @@ def main():
 
     bare_rps, rps = bare_ok / bare_s, ok / secs
     everything = [v for values in latencies.values() for v in values]
-    print(f"\nIntake over HTTP: gunicorn {args.workers} workers × 4 threads, {args.clients} keep-alive clients, "
+    print(f"\nIntake over HTTP: gunicorn {args.workers} workers × 4 threads, {args.clients} clients, "
           f"{args.seconds:.0f} s each in {args.rounds} alternating rounds, PostgreSQL")
     print("  rounds (req/s bare / Gridloop = ratio): " + ", ".join(
         f"{r['bare']:.0f} / {r['intake']:.0f} = {r['intake'] / r['bare']:.2f}" for r in rounds))

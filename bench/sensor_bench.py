@@ -7,7 +7,7 @@ In one run, against one PostgreSQL database (``gridloop_sensorbench``, dropped a
 (5 × 5 × 5 × 10 = 1,250 unit grids) with ``--devices`` water-level sensors (one per grid, all linked to one
 integration key) and the rule "water_level > 0.15 → 道路积水 (E0406), check on recovery":
 
-1. HTTP: gunicorn (``--workers`` × ``--threads``) serving ``POST /api/v1/sensors/events``; ``--clients`` keep-alive
+1. HTTP: gunicorn (``--workers`` × ``--threads``) serving ``POST /api/v1/sensors/events``; ``--clients``
    client threads, each owning a share of the devices (so each device's events arrive in order), send signed
    batches of ``--batch`` events: 90 % new, 10 % duplicates of earlier batches, 1 % of the new ones alarms (the
    next reading of that device is back to normal, i.e. a recovery). Every answer is checked (accepted and
@@ -179,6 +179,8 @@ def run_http(args, env, key_id: str, secret: str, shares: list[list[str]], strea
         threads = [threading.Thread(target=client, args=(i, plan)) for i, plan in enumerate(plans)]
         for t in threads:
             t.start()
+        time.sleep(0.5)  # (the clients are connected by now)
+        spread = connections_per_worker(PORT)
         for t in threads:
             t.join()
         seconds = time.perf_counter() - started
@@ -188,7 +190,17 @@ def run_http(args, env, key_id: str, secret: str, shares: list[list[str]], strea
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=60)
     return {"events": events, "new": new_events, "seconds": seconds, "errors": errors, "rss_kb": rss,
-            "batches": sum(len(p) for p in plans), "cpu_ms": cpu}
+            "batches": sum(len(p) for p in plans), "cpu_ms": cpu, "spread": spread}
+
+
+def connections_per_worker(port: int) -> list[int]:
+    """How many client connections each gunicorn worker holds at this moment, most first (read with ``ss``)."""
+    found = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True,
+                           text=True).stdout
+    counts: dict[str, int] = {}
+    for pid in (part.split(",")[0] for part in found.split("pid=")[1:]):
+        counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
 
 
 # --- MQTT phase ------------------------------------------------------------------------------------------------------
@@ -430,6 +442,7 @@ def main():
         if "cpu_ms" in phase:
             web, db, driver = phase["cpu_ms"]
             print(f"  CPU ms per batch       : web workers {web:.1f}, PostgreSQL {db:.1f}, load driver {driver:.1f}")
+            print(f"  connections per worker : {' / '.join(map(str, phase['spread'])) or '?'} (half a second in)")
     print(f"  (COPY without any index: {copy_bare:,.0f} rows/s)")
     print(f"HTTP answers not as expected: {len(http['errors'])} {http['errors'][:3]}; lost after the HTTP phase: "
           f"{len(lost_http)}; alarms then: {http_alarms}")

@@ -163,8 +163,8 @@ def case_number_next(now: datetime) -> str:
         sql = ("UPDATE events_casenumbersequence SET last = last + 1 "
                "WHERE day = %s AND set_config('synchronous_commit', 'off', true) = 'off' RETURNING last")
         block = nullcontext()
-    else:
-        block = transaction.atomic()
+    else:  # (inside the caller's transaction: no savepoint of its own, the statement is atomic by itself)
+        block = nullcontext() if connection.in_atomic_block else transaction.atomic()
     with block, connection.cursor() as cursor:
         cursor.execute(sql, [day])
         row = cursor.fetchone()

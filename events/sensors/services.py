@@ -372,6 +372,11 @@ class Signer:
         return f"device {self.device.device_id}" if self.device else f"key {self.key.key_id}"
 
 
+# Read on every HTTP batch (always from the database: a rotated secret or a deactivated signer counts at once).
+_device_by_id = CompiledQuery(lambda device_id: SensorDevice.objects.filter(device_id=device_id), str)
+_key_by_id = CompiledQuery(lambda key_id: SensorIntegrationKey.objects.filter(key_id=key_id), str)
+
+
 def sensor_signer_check(*, headers: Mapping, body: bytes, now: datetime | None = None) -> Signer:
     """Check the signature headers of an HTTP batch (events/sensors/signing.py); 400 for missing or malformed
     headers, 403 for an unknown or deactivated signer, a stale timestamp or a wrong signature. Every refusal is
@@ -396,14 +401,16 @@ def sensor_signer_check(*, headers: Mapping, body: bytes, now: datetime | None =
                                        f"the server's clock ({int(now.timestamp())}); sign with the current time"),
                       reason=RejectReason.STALE)
     if device_id:
-        device = SensorDevice.objects.filter(device_id=device_id).first()
+        found = _device_by_id(device_id)
+        device = found[0] if found else None
         if device is None:
             raise _refuse(PermissionDenied(f"unknown device {device_id!r}"), reason=RejectReason.UNKNOWN_DEVICE)
         if not device.active:
             raise _refuse(PermissionDenied(f"device {device_id} is deactivated"), reason=RejectReason.INACTIVE_DEVICE)
         signer, secret = Signer(device=device), device.secret
     else:
-        key = SensorIntegrationKey.objects.filter(key_id=key_id).first()
+        found = _key_by_id(key_id)
+        key = found[0] if found else None
         if key is None or not key.active:
             raise _refuse(PermissionDenied(f"unknown or deactivated integration key {key_id!r}"),
                           reason=RejectReason.UNKNOWN_KEY)
@@ -749,10 +756,10 @@ def _update_rows(model, rows: list, fields: list[str]) -> None:
 
 
 # Read on every batch with alarms: compiled once (config.compiled), lists as one parameter each.
-_alarms_recorded = CompiledQuery(
-    lambda devices, rules_, seqs: SensorAlarm.objects.filter(device_id__any=devices, rule_id__any=rules_,
-                                                            seq__any=seqs).only("device_id", "rule_id", "kind", "seq")
-    .order_by(), list, list, list)
+_alarms_recorded_or_pending = CompiledQuery(
+    lambda devices, rules_, seqs: SensorAlarm.objects.filter(Q(seq__any=seqs) | Q(processed_at__isnull=True),
+                                                            device_id__any=devices, rule_id__any=rules_)
+    .only("device_id", "rule_id", "kind", "seq", "processed_at").order_by(), list, list, list)
 _pending_alarms = CompiledQuery(
     lambda devices, rules_: SensorAlarm.objects.filter(device_id__any=devices, rule_id__any=rules_,
                                                       processed_at__isnull=True).only("device_id", "rule_id")
@@ -760,15 +767,18 @@ _pending_alarms = CompiledQuery(
 _devices_by_pk = CompiledQuery(lambda ids: SensorDevice.objects.filter(pk__any=ids), list)
 
 
-def _new_alarms(alarms: list[SensorAlarm]) -> list[SensorAlarm]:
+def _new_alarms(alarms: list[SensorAlarm]) -> tuple[list[SensorAlarm], set[tuple[int, int]]]:
     """The alarms not recorded yet (unique per device, rule, kind and seq: a reading stored again after retention
-    purged it, or a replay that finds a recovery at an old reading). Race-free under the locks of their rule states:
-    alarms are only written by whoever holds them."""
+    purged it, or a replay that finds a recovery at an old reading), and — read by the same query — the (device,
+    rule) pairs that still have alarms pending from before. Race-free under the locks of their rule states: alarms
+    are only written by whoever holds them."""
     if not alarms:
-        return []
-    recorded = {(a.device_id, a.rule_id, a.kind, a.seq) for a in _alarms_recorded(
-        list({a.device_id for a in alarms}), list({a.rule_id for a in alarms}), list({a.seq for a in alarms}))}
-    return [a for a in alarms if (a.device_id, a.rule_id, a.kind, a.seq) not in recorded]
+        return [], set()
+    rows = _alarms_recorded_or_pending(list({a.device_id for a in alarms}), list({a.rule_id for a in alarms}),
+                                       list({a.seq for a in alarms}))
+    recorded = {(a.device_id, a.rule_id, a.kind, a.seq) for a in rows}
+    pending = {(a.device_id, a.rule_id) for a in rows if a.processed_at is None}
+    return [a for a in alarms if (a.device_id, a.rule_id, a.kind, a.seq) not in recorded], pending
 
 
 def _insert_alarms(alarms: list[SensorAlarm]) -> None:
@@ -787,9 +797,10 @@ def _insert_alarms(alarms: list[SensorAlarm]) -> None:
                            f"since, created_at, processed_at, outcome, case_id, detail) VALUES {values}", params)
 
 
-def _evaluate(events: list[_Event], now: datetime) -> tuple[dict, list[SensorAlarm]]:
+def _evaluate(events: list[_Event], now: datetime) -> tuple[dict, list[SensorAlarm], set[tuple[int, int]]]:
     """Run the rules over the newly stored events, under the locks of their rule states. Returns the locked states
-    (with ``rule`` set; their evaluation fields changed, not saved) and the new alarms found (not yet written)."""
+    (with ``rule`` set; their evaluation fields changed, not saved), the new alarms found (not yet written) and the
+    pairs among theirs with alarms pending from before."""
     by_device: dict[int, list[_Event]] = defaultdict(list)
     for event in events:
         by_device[event.device_pk].append(event)
@@ -804,7 +815,7 @@ def _evaluate(events: list[_Event], now: datetime) -> tuple[dict, list[SensorAla
                 readings.sort(key=in_order)
                 work[(device_pk, rule.pk)] = (rule, readings)
     if not work:
-        return {}, []
+        return {}, [], set()
     states = _lock_states(sorted(work))
     alarms = []
     for key, (rule, readings) in work.items():
@@ -819,7 +830,7 @@ def _evaluate(events: list[_Event], now: datetime) -> tuple[dict, list[SensorAla
                                                                    state.last_seq)
         alarms += [SensorAlarm(device_id=key[0], rule_id=key[1], kind=e.kind, seq=e.reading.seq, ts=e.reading.ts,
                                value=e.reading.value, since=e.since, created_at=now) for e in emits]
-    return states, _new_alarms(alarms)
+    return states, *_new_alarms(alarms)
 
 
 def _is_deadlock(exc: OperationalError) -> bool:
@@ -856,13 +867,14 @@ def sensor_events_ingest(*, events: list, source: str, signer: Signer | None = N
                 duplicates = [Rejection(e.index, RejectReason.DUPLICATE,
                                         f"{e.device_id} seq {e.seq} was already received", "duplicate")
                               for e in unique if (e.device_pk, e.seq) not in inserted]
-                states, alarms = _evaluate(stored, now) if stored else ({}, [])
+                states, alarms, pending = _evaluate(stored, now) if stored else ({}, [], set())
                 fields = list(STATE_FIELDS)
                 deferred: set[tuple[int, int]] = set()
                 if alarms:
                     try:
                         with transaction.atomic():  # a savepoint: a failure here keeps the readings and alarms
-                            failures, deferred = _handle_alarms(states, alarms, now, open_cases=False)
+                            failures, deferred = _handle_alarms(states, alarms, now, open_cases=False,
+                                                                pending=pending)
                         fields += ALARM_STATE_FIELDS
                     except OperationalError:
                         raise
@@ -1031,8 +1043,8 @@ ALARM_STATE_FIELDS = ["case", "occurrences", "verify_pending"]
 ALARM_FIELDS = ["processed_at", "outcome", "case", "detail"]
 
 
-def _handle_alarms(states: dict, alarms: list[SensorAlarm], now: datetime, *, open_cases: bool
-                   ) -> tuple[dict[str, tuple[int, str]], set[tuple[int, int]]]:
+def _handle_alarms(states: dict, alarms: list[SensorAlarm], now: datetime, *, open_cases: bool,
+                   pending: set[tuple[int, int]] | None = None) -> tuple[dict[str, tuple[int, str]], set[tuple[int, int]]]:
     """Turn alarms into case events in (ts, seq) order. The caller holds the locks of ``states`` (``_RuleState``
     keyed by (device_pk, rule_pk), with ``rule`` set) and saves their ALARM_STATE_FIELDS after; the states of the
     pairs with alarms are replaced there by SensorRuleState instances (with device and case). The cases the alarms
@@ -1056,8 +1068,10 @@ def _handle_alarms(states: dict, alarms: list[SensorAlarm], now: datetime, *, op
     deferred: set[tuple[int, int]] = set()
     if not open_cases:  # a pair with alarms still pending from before keeps its order: these wait behind them
         pairs = {(a.device_id, a.rule_id) for a in alarms}
-        deferred = {(a.device_id, a.rule_id) for a in _pending_alarms(list({d for d, _r in pairs}),
-                                                                     list({r for _d, r in pairs}))} & pairs
+        if pending is None:  # (``pending``: those pairs, as the caller read them with the alarms already recorded)
+            pending = {(a.device_id, a.rule_id) for a in _pending_alarms(list({d for d, _r in pairs}),
+                                                                        list({r for _d, r in pairs}))}
+        deferred = pending & pairs
     signals = _Signals(now)
     for alarm in sorted(alarms, key=lambda a: (a.ts, a.seq, a.pk or 0)):  # (a batch's new alarms: in found order)
         key = (alarm.device_id, alarm.rule_id)

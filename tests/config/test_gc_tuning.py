@@ -1,8 +1,6 @@
-"""The collector settings of long-running processes: gunicorn's post_worker_init and the MQTT bridge apply them."""
+"""The collector settings of long-running processes (config/gc_tuning.py)."""
 
 import gc
-import runpy
-from pathlib import Path
 
 import pytest
 
@@ -22,10 +20,3 @@ def test_freezing_moves_what_is_loaded_out_of_sight_and_raises_the_thresholds(co
     freeze_loaded_application()
     assert gc.get_threshold() == THRESHOLDS
     assert gc.get_freeze_count() > 0
-
-
-def test_gunicorns_worker_hook_applies_them(collector):
-    conf = runpy.run_path(str(Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"))
-    assert conf["worker_class"] == "gthread"
-    conf["post_worker_init"](worker=None)
-    assert gc.get_threshold() == THRESHOLDS
