@@ -907,12 +907,13 @@ def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[
         touched = [cases[case_id] for case_id in sorted({event.case_id for event in events if event is not None})]
         if not touched:
             pass
-        elif connection.vendor == "postgresql":  # one statement for all of them
-            values = ", ".join(["(%s, %s, %s)"] * len(touched))
+        elif connection.vendor == "postgresql":  # one statement for all of them, of the same text whatever the count
             with connection.cursor() as cursor:
                 cursor.execute(f"UPDATE {Case._meta.db_table} AS c SET last_seq = v.seq, last_hash = v.hash, "
-                               f"updated_at = %s FROM (VALUES {values}) AS v(id, seq, hash) WHERE c.id = v.id",
-                               [now, *(x for case in touched for x in (case.pk, case.last_seq, case.last_hash))])
+                               "updated_at = %s FROM unnest(%s::bigint[], %s::int[], %s::varchar[]) AS v(id, seq, hash) "
+                               "WHERE c.id = v.id", [now, [case.pk for case in touched],
+                                                     [case.last_seq for case in touched],
+                                                     [case.last_hash for case in touched]])
         else:
             for case in touched:
                 Case.objects.filter(pk=case.pk).update(last_seq=case.last_seq, last_hash=case.last_hash,

@@ -783,7 +783,19 @@ def _new_alarms(alarms: list[SensorAlarm]) -> tuple[list[SensorAlarm], set[tuple
 
 def _insert_alarms(alarms: list[SensorAlarm]) -> None:
     """Write new alarms as they stand: processed with the batch (so each row is written once, not inserted pending
-    and updated right after) or pending."""
+    and updated right after) or pending. On PostgreSQL one statement of the same text whatever the count (typed
+    arrays, ``unnest``), so that psycopg and PostgreSQL prepare it once instead of parsing it every batch."""
+    table = SensorAlarm._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = (f"INSERT INTO {table} (device_id, rule_id, kind, seq, ts, value, since, created_at, processed_at, "
+               "outcome, case_id, detail) SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::varchar[], "
+               "%b::bigint[], %b::timestamptz[], %b::float8[], %b::timestamptz[], %b::timestamptz[], "
+               "%b::timestamptz[], %b::varchar[], %b::bigint[], %b::text[])")
+        columns = ("device_id", "rule_id", "kind", "seq", "ts", "value", "since", "created_at", "processed_at",
+                   "outcome", "case_id", "detail")
+        with _binary_cursor() as cursor:
+            cursor.execute(sql, [[getattr(a, name) for a in alarms] for name in columns])
+        return
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         for start in range(0, len(alarms), 500):  # within every backend's parameter limit
@@ -793,8 +805,8 @@ def _insert_alarms(alarms: list[SensorAlarm]) -> None:
             for a in chunk:
                 params += [a.device_id, a.rule_id, a.kind, a.seq, adapt(a.ts), a.value, adapt(a.since),
                            adapt(a.created_at), adapt(a.processed_at), a.outcome, a.case_id, a.detail]
-            cursor.execute(f"INSERT INTO {SensorAlarm._meta.db_table} (device_id, rule_id, kind, seq, ts, value, "
-                           f"since, created_at, processed_at, outcome, case_id, detail) VALUES {values}", params)
+            cursor.execute(f"INSERT INTO {table} (device_id, rule_id, kind, seq, ts, value, since, created_at, "
+                           f"processed_at, outcome, case_id, detail) VALUES {values}", params)
 
 
 def _evaluate(events: list[_Event], now: datetime) -> tuple[dict, list[SensorAlarm], set[tuple[int, int]]]:
