@@ -528,7 +528,7 @@ def _report_join(candidate: Candidate, *, actor: Actor, data: ReportInput, descr
                      payload={"report": report.pk, "channel": data.channel, "distance_m": candidate.distance_m,
                               "photos": [a.pk for a in attachments]}, now=now)
         case.updated_at = now
-        case.save(update_fields=["last_seq", "last_hash", "updated_at"])
+        row_update(case, ("last_seq", "last_hash", "updated_at"))
     return case
 
 
@@ -870,16 +870,23 @@ _cases_for_update = CompiledQuery(
     lambda ids: Case.objects.select_for_update(of=("self",)).filter(pk__any=ids).order_by("id"), list)
 
 
-# What appending to a case's chain needs (case_signals), locked in the same id order as cases_lock.
-_case_heads_for_update = CompiledQuery(
-    lambda ids: Case.objects.select_for_update(of=("self",)).filter(pk__any=ids).order_by("id")
-    .only("id", "number", "state", "level", "last_seq", "last_hash"), list)
+CHAIN_HEAD = ("id", "number", "state", "level", "last_seq", "last_hash")  # what appending an event needs
+_cases_for_update_only: dict[tuple[str, ...], CompiledQuery] = {}
 
 
-def cases_lock(ids) -> dict[int, Case]:
+def cases_lock(ids, *, only: tuple[str, ...] | None = None) -> dict[int, Case]:
     """Lock the cases with these ids, in id order: the order every writer of several cases takes them in, so that
-    two of them wait for each other instead of deadlocking. Returns them by id (those that exist)."""
-    return {case.pk: case for case in _cases_for_update(sorted(ids))}
+    two of them wait for each other instead of deadlocking. Returns them by id (those that exist); with ``only``,
+    read with just those columns (the others are deferred: read on first use)."""
+    if only is None:
+        query = _cases_for_update
+    else:
+        query = _cases_for_update_only.get(only)
+        if query is None:
+            query = _cases_for_update_only[only] = CompiledQuery(
+                lambda ids: Case.objects.select_for_update(of=("self",)).filter(pk__any=ids).order_by("id")
+                .only(*only), list)
+    return {case.pk: case for case in query(sorted(ids))}
 
 
 def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[CaseEvent | None]:
@@ -894,7 +901,7 @@ def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[
         return []
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):  # all or nothing with the caller's transaction (no savepoint round trip)
-        cases = {case.pk: case for case in _case_heads_for_update(sorted({signal.case_id for signal in signals}))}
+        cases = cases_lock({signal.case_id for signal in signals}, only=CHAIN_HEAD)
         events: list[CaseEvent | None] = []
         for signal in signals:
             case = cases.get(signal.case_id)

@@ -1052,6 +1052,8 @@ def _on_recovered(alarm: SensorAlarm, state: SensorRuleState, signals: _Signals)
 
 
 ALARM_STATE_FIELDS = ["case", "occurrences", "verify_pending"]
+# What turning alarms into case events reads of the cases (_open_case, _on_recovered; signals: events.services).
+ALARM_CASE_COLUMNS = ("id", "state", "merged_into_id", "field_check_status")
 ALARM_FIELDS = ["processed_at", "outcome", "case", "detail"]
 
 
@@ -1072,7 +1074,7 @@ def _handle_alarms(states: dict, alarms: list[SensorAlarm], now: datetime, *, op
     for key in {(a.device_id, a.rule_id) for a in alarms}:
         states[key] = states[key].as_model()
     involved = [states[(a.device_id, a.rule_id)] for a in alarms]
-    cases = cases_lock({s.case_id for s in involved if s.case_id})
+    cases = cases_lock({s.case_id for s in involved if s.case_id}, only=ALARM_CASE_COLUMNS)
     for state in involved:
         state.device = devices[state.device_id]
         state.case = cases.get(state.case_id)
