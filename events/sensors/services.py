@@ -736,6 +736,9 @@ def _lock_states(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], _RuleSta
 STATE_FIELDS = ["run_start", "run_fired", "last_ts", "last_seq"]
 
 
+_update_statements: dict[tuple, tuple[str, list[str]]] = {}  # (model, fields) → (SQL, attribute names)
+
+
 def _update_rows(model, rows: list, fields: list[str]) -> None:
     """Write ``fields`` of many rows in one statement (PostgreSQL: ``UPDATE … FROM unnest(<typed arrays>)``; a
     fraction of what ``bulk_update``'s CASE expressions cost to build); elsewhere one UPDATE per row."""
@@ -745,12 +748,18 @@ def _update_rows(model, rows: list, fields: list[str]) -> None:
         for row in rows:
             model.objects.filter(pk=row.pk).update(**{name: getattr(row, name) for name in fields})
         return
-    columns = [model._meta.get_field(name) for name in fields]
-    names = ", ".join(["id"] + [c.column for c in columns])
-    arrays = ", ".join(["%b::bigint[]"] + [f"%b::{c.db_type(connection)}[]" for c in columns])
-    sets = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
-    sql = f"UPDATE {model._meta.db_table} AS t SET {sets} FROM unnest({arrays}) AS v({names}) WHERE t.id = v.id"
-    params = [[row.pk for row in rows]] + [[getattr(row, c.attname) for row in rows] for c in columns]
+    key = (model, tuple(fields))
+    found = _update_statements.get(key)
+    if found is None:
+        columns = [model._meta.get_field(name) for name in fields]
+        names = ", ".join(["id"] + [c.column for c in columns])
+        arrays = ", ".join(["%b::bigint[]"] + [f"%b::{c.db_type(connection)}[]" for c in columns])
+        sets = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
+        found = _update_statements[key] = (
+            f"UPDATE {model._meta.db_table} AS t SET {sets} FROM unnest({arrays}) AS v({names}) WHERE t.id = v.id",
+            [c.attname for c in columns])
+    sql, attnames = found
+    params = [[row.pk for row in rows]] + [[getattr(row, name) for row in rows] for name in attnames]
     with _binary_cursor() as cursor:
         cursor.execute(sql, params)
 
