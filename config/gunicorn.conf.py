@@ -15,8 +15,8 @@ max_requests = 20_000  # a worker is replaced now and then (any slow leak stays 
 max_requests_jitter = 2_000
 # No keep-alive here (run behind a proxy that keeps the clients' connections; nginx opens one per request upstream by
 # default): a kept-alive connection stays with the worker that accepted it, and a few busy clients end up on one
-# worker while another idles (sensor batches, 4 clients on 2 workers: 3 of 4 connections on one worker in most
-# runs, 57–60k events/s, against 70–76k when they happen to be spread 2/2).
+# worker while another idles (sensor batches, 4 clients on 2 workers: 3 of 4 connections on one worker in three
+# runs in a row, ~60k events/s, against ~70–72k when they happened to be spread 2 / 2; docs/benchmarks.md).
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "0"))
 
 
