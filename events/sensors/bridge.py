@@ -186,9 +186,9 @@ class SensorBridge:
         try:
             while not self.stopping.is_set():
                 self.step(lane=lane)
-        except Exception:  # (a lane never dies quietly: its messages stay unacknowledged and come again)
-            log.exception("sensor bridge: lane %s stopped", lane)
-            raise
+        except Exception:  # a lane that fails stops the bridge (rather than leave its queue to fill up unread): its
+            log.exception("sensor bridge: lane %s failed; stopping", lane)  # messages come again to the next one
+            self.stopping.set()
         finally:
             connection.close()
 

@@ -287,6 +287,15 @@ def _fresh(entry: tuple | None, now: float) -> bool:
     return entry is not None and now - entry[0] < settings.GRIDLOOP_CONFIG_CHECK_SECONDS
 
 
+def _process_copy(name: str) -> dict:
+    """This process's copy ``name`` (filled as needed by the caller), started afresh when older than the interval."""
+    now = time.monotonic()
+    entry = _config_cache.get(name)
+    if not _fresh(entry, now):
+        entry = _config_cache[name] = (now, {})
+    return entry[1]
+
+
 def _active_rules() -> dict[str, list[SensorRule]]:
     """The active rules (with their category) by device type."""
     now = time.monotonic()
@@ -303,12 +312,7 @@ def _active_rules() -> dict[str, list[SensorRule]]:
 def _devices(device_ids: set[str]) -> dict[str, tuple[int, str, bool, int | None]]:
     """``device_id → (pk, type, active, integration key pk)`` for (at least) the registered ones of ``device_ids``.
     The copy is dropped as a whole every GRIDLOOP_CONFIG_CHECK_SECONDS; unknown ids are looked up every time."""
-    now = time.monotonic()
-    entry = _config_cache.get("devices")
-    if not _fresh(entry, now):
-        entry = (now, {})
-        _config_cache["devices"] = entry
-    known = entry[1]
+    known = _process_copy("devices")
     missing = device_ids - known.keys()
     if missing:
         known.update({row[0]: row[1:] for row in SensorDevice.objects.filter(device_id__in=missing).values_list(
@@ -319,12 +323,7 @@ def _devices(device_ids: set[str]) -> dict[str, tuple[int, str, bool, int | None
 def _device_rows(pks: set[int]) -> dict[int, SensorDevice]:
     """The devices (model instances, for turning their alarms into case reports) by pk, from the same kind of
     per-process copy (registered ones read when first needed)."""
-    now = time.monotonic()
-    entry = _config_cache.get("device_rows")
-    if not _fresh(entry, now):
-        entry = (now, {})
-        _config_cache["device_rows"] = entry
-    known = entry[1]
+    known = _process_copy("device_rows")
     missing = [pk for pk in pks if pk not in known]
     if missing:
         known.update({device.pk: device for device in _devices_by_pk(missing)})

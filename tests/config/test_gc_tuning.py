@@ -2,17 +2,7 @@
 
 import gc
 
-import pytest
-
 from config.gc_tuning import THRESHOLDS, freeze_loaded_application
-
-
-@pytest.fixture
-def collector():
-    before = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*before)
 
 
 def test_freezing_moves_what_is_loaded_out_of_sight_and_raises_the_thresholds(collector):

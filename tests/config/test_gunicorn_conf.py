@@ -13,14 +13,6 @@ from config.gc_tuning import THRESHOLDS
 CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
 
 
-@pytest.fixture
-def collector():
-    before = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*before)
-
-
 def test_each_worker_applies_the_collector_settings_once_loaded(collector):
     conf = runpy.run_path(str(CONF))
     assert conf["worker_class"] == "gthread"

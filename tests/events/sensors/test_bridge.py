@@ -230,3 +230,16 @@ def test_with_lanes_acknowledgements_go_out_in_the_order_the_messages_came():
     bridge._ack(bridge._take(timeout=0, lane=1))
     assert bridge.client.acked == [1, 2, 3, 4]
     assert bridge._acks.held() == 0
+
+
+def test_a_lane_that_fails_stops_the_bridge_instead_of_leaving_its_queue_unread(monkeypatch):
+    bridge = SensorBridge(topic=TOPIC, client_id="test-bridge", lanes=2)
+
+    def broken(timeout=0.5, lane=0):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bridge, "step", broken)
+    lane = threading.Thread(target=bridge._lane_loop, args=(1,))
+    lane.start()
+    lane.join(timeout=10)
+    assert not lane.is_alive() and bridge.stopping.is_set()
