@@ -195,8 +195,11 @@ def run_http(args, env, key_id: str, secret: str, shares: list[list[str]], strea
 
 def connections_per_worker(port: int) -> list[int]:
     """How many client connections each gunicorn worker holds at this moment, most first (read with ``ss``)."""
-    found = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True,
-                           text=True).stdout
+    try:
+        found = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True,
+                               text=True).stdout
+    except FileNotFoundError:  # (no iproute2 here: printed as "?")
+        return []
     counts: dict[str, int] = {}
     for pid in (part.split(",")[0] for part in found.split("pid=")[1:]):
         counts[pid] = counts.get(pid, 0) + 1
