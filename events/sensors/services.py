@@ -735,7 +735,48 @@ def _lock_states(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], _RuleSta
 STATE_FIELDS = ["run_start", "run_fired", "last_ts", "last_seq"]
 
 
-_update_statements: dict[tuple, tuple[str, list[str]]] = {}  # (model, fields) → (SQL, attribute names)
+_unnest_statements: dict[tuple, tuple[str, list[str]]] = {}  # (kind, model, fields) → (SQL, attribute names)
+
+
+def _unnest_statement(kind: str, model, fields) -> tuple[str, list[str]]:
+    """The PostgreSQL statement writing ``fields`` of many rows from typed arrays (``unnest``), one text whatever the
+    number of rows (so psycopg and PostgreSQL prepare it once), and the attribute names to fill the arrays from:
+    ``insert`` (new rows, no id) or ``update`` (``id`` first, matched to the rows)."""
+    key = (kind, model, tuple(fields))
+    found = _unnest_statements.get(key)
+    if found is None:
+        columns = [model._meta.get_field(name) for name in fields]
+        arrays = ", ".join(f"%b::{c.db_type(connection)}[]" for c in columns)
+        table = model._meta.db_table
+        if kind == "insert":
+            sql = (f"INSERT INTO {table} ({', '.join(c.column for c in columns)}) SELECT * FROM unnest({arrays})")
+        else:
+            names = ", ".join(["id"] + [c.column for c in columns])
+            sets = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
+            sql = f"UPDATE {table} AS t SET {sets} FROM unnest(%b::bigint[], {arrays}) AS v({names}) WHERE t.id = v.id"
+        found = _unnest_statements[key] = (sql, [c.attname for c in columns])
+    return found
+
+
+def _insert_rows(model, rows: list, fields) -> None:
+    """INSERT many new rows with these ``fields`` as they stand (no ``pre_save``: the values are the caller's) in one
+    statement: on PostgreSQL ``INSERT … SELECT * FROM unnest(<typed arrays>)``, elsewhere multi-row ``VALUES`` within
+    every backend's parameter limit."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        sql, attnames = _unnest_statement("insert", model, fields)
+        with _binary_cursor() as cursor:
+            cursor.execute(sql, [[getattr(row, name) for row in rows] for name in attnames])
+        return
+    columns = [model._meta.get_field(name) for name in fields]
+    head = f"INSERT INTO {model._meta.db_table} ({', '.join(c.column for c in columns)}) VALUES "
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start:start + 500]
+            params = [c.get_db_prep_save(getattr(row, c.attname), connection) for row in chunk for c in columns]
+            cursor.execute(head + ", ".join([one] * len(chunk)), params)
 
 
 def _update_rows(model, rows: list, fields: list[str]) -> None:
@@ -747,17 +788,7 @@ def _update_rows(model, rows: list, fields: list[str]) -> None:
         for row in rows:
             model.objects.filter(pk=row.pk).update(**{name: getattr(row, name) for name in fields})
         return
-    key = (model, tuple(fields))
-    found = _update_statements.get(key)
-    if found is None:
-        columns = [model._meta.get_field(name) for name in fields]
-        names = ", ".join(["id"] + [c.column for c in columns])
-        arrays = ", ".join(["%b::bigint[]"] + [f"%b::{c.db_type(connection)}[]" for c in columns])
-        sets = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
-        found = _update_statements[key] = (
-            f"UPDATE {model._meta.db_table} AS t SET {sets} FROM unnest({arrays}) AS v({names}) WHERE t.id = v.id",
-            [c.attname for c in columns])
-    sql, attnames = found
+    sql, attnames = _unnest_statement("update", model, fields)
     params = [[row.pk for row in rows]] + [[getattr(row, name) for row in rows] for name in attnames]
     with _binary_cursor() as cursor:
         cursor.execute(sql, params)
@@ -789,32 +820,14 @@ def _new_alarms(alarms: list[SensorAlarm]) -> tuple[list[SensorAlarm], set[tuple
     return [a for a in alarms if (a.device_id, a.rule_id, a.kind, a.seq) not in recorded], pending
 
 
+ALARM_COLUMNS = ("device", "rule", "kind", "seq", "ts", "value", "since", "created_at", "processed_at", "outcome",
+                 "case", "detail")
+
+
 def _insert_alarms(alarms: list[SensorAlarm]) -> None:
     """Write new alarms as they stand: processed with the batch (so each row is written once, not inserted pending
-    and updated right after) or pending. On PostgreSQL one statement of the same text whatever the count (typed
-    arrays, ``unnest``), so that psycopg and PostgreSQL prepare it once instead of parsing it every batch."""
-    table = SensorAlarm._meta.db_table
-    if connection.vendor == "postgresql":
-        sql = (f"INSERT INTO {table} (device_id, rule_id, kind, seq, ts, value, since, created_at, processed_at, "
-               "outcome, case_id, detail) SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::varchar[], "
-               "%b::bigint[], %b::timestamptz[], %b::float8[], %b::timestamptz[], %b::timestamptz[], "
-               "%b::timestamptz[], %b::varchar[], %b::bigint[], %b::text[])")
-        columns = ("device_id", "rule_id", "kind", "seq", "ts", "value", "since", "created_at", "processed_at",
-                   "outcome", "case_id", "detail")
-        with _binary_cursor() as cursor:
-            cursor.execute(sql, [[getattr(a, name) for a in alarms] for name in columns])
-        return
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        for start in range(0, len(alarms), 500):  # within every backend's parameter limit
-            chunk = alarms[start:start + 500]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-            params = []
-            for a in chunk:
-                params += [a.device_id, a.rule_id, a.kind, a.seq, adapt(a.ts), a.value, adapt(a.since),
-                           adapt(a.created_at), adapt(a.processed_at), a.outcome, a.case_id, a.detail]
-            cursor.execute(f"INSERT INTO {table} (device_id, rule_id, kind, seq, ts, value, since, created_at, "
-                           f"processed_at, outcome, case_id, detail) VALUES {values}", params)
+    and updated right after) or pending."""
+    _insert_rows(SensorAlarm, alarms, ALARM_COLUMNS)
 
 
 def _evaluate(events: list[_Event], now: datetime) -> tuple[dict, list[SensorAlarm], set[tuple[int, int]]]:
