@@ -44,3 +44,10 @@ class Unprocessable(DomainError):
 
     status_code = 422
     code = "unprocessable"
+
+
+class Locked(DomainError):
+    """Too many failed sign-ins for this username from this address (HTTP 429); says when to try again."""
+
+    status_code = 429
+    code = "locked"

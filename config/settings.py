@@ -7,6 +7,7 @@ HTTPS hardening is on; ``CELERY_BROKER_URL`` points at Redis (or RabbitMQ). See 
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -69,9 +70,13 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_htmx",
+    "axes",
+    "csp",
     "grids",
     "events",
     "dispatch",
+    "web",
     *env_list("GRIDLOOP_EXTRA_APPS", []),  # e.g. bench.bare for the intake benchmark's baseline
 ]
 
@@ -85,6 +90,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page / 429
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -102,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "web.context.shell",
             ],
         },
     },
@@ -134,6 +143,20 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "grids.User"
+# django-axes counts failed sign-ins on every path that calls authenticate() (the pages' /login/, the admin's login,
+# the API's token endpoint): 5 failures lock that username from that address for 15 minutes. Locks are listed and
+# released in the admin (Axes → access attempts / lockouts) or with `manage.py axes_reset_username NAME`.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("GRIDLOOP_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("GRIDLOOP_LOGIN_LOCK_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/auth/locked.html"
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("GRIDLOOP_PROXY_COUNT", "0"))
+AXES_VERBOSE = False
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:landing"
+LOGOUT_REDIRECT_URL = "web:login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -173,6 +196,26 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PROD
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# A strict Content-Security-Policy on every response (django-csp): scripts and styles only from our own origin (no
+# inline scripts or styles, no eval), images also as data:/blob: (photos previewed before upload), map tiles only
+# from the operator's tile server when one is set.
+_tile_origin = os.environ.get("GRIDLOOP_MAP_TILE_URL", "").split("/{", 1)[0]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", *([_tile_origin] if _tile_origin else [])],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "manifest-src": ["'self'"],
+        "worker-src": ["'self'"],
+    },
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dispatch.views import healthz
@@ -15,7 +14,6 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz/", healthz, name="healthz"),
     path("wechat/", wechat_endpoint, name="wechat"),  # the official account's server URL
     path("admin/", admin.site.urls),
@@ -24,6 +22,7 @@ urlpatterns = [
     path("open311/v2/", include("events.open311.urls")),  # Open311 GeoReport v2 (events/open311/)
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("web.urls")),  # the pages (web/): sign-in, console, desk, workbench, field app, cockpit
 ]
 
 if "bench.bare" in settings.INSTALLED_APPS:

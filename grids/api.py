@@ -4,6 +4,7 @@ Every read starts from a grids.selectors scope function, so a caller only ever s
 department outside it answers 404 exactly like one that does not exist.
 """
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -11,8 +12,11 @@ from rest_framework import exceptions, renderers, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from config.errors import Locked
 
 from . import selectors
 from .models import LEVEL_ORDER, Department, Level, Region, User
@@ -59,11 +63,20 @@ class TokenObtainView(ObtainAuthToken):
     @extend_schema(
         tags=["auth"],
         request=AuthTokenSerializer,
-        responses={200: TokenSerializer, 400: OpenApiResponse(ErrorSerializer, description=_("Wrong credentials."))},
+        responses={200: TokenSerializer, 400: OpenApiResponse(ErrorSerializer, description=_("Wrong credentials.")),
+                   429: OpenApiResponse(ErrorSerializer, description=_("Locked after too many wrong passwords."))},
         auth=[],
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        try:
+            response = super().post(request, *args, **kwargs)
+        except ValidationError:
+            if getattr(request, "axes_locked_out", False):  # django-axes refused the attempt (AXES_* settings)
+                raise Locked(_("Too many wrong passwords for this username from this address. Try again in "
+                               "%(minutes)s minutes, or ask an administrator to release the lock.")
+                             % {"minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)}) from None
+            raise
+        return response
 
 
 # --- Regions ---------------------------------------------------------------------------------------------------------

@@ -39,9 +39,8 @@ def test_storage_is_utc_and_display_is_shanghai():
     assert timezone.localtime(timezone.now()).utcoffset().total_seconds() == 8 * 3600
 
 
-def test_home_page_is_chinese_first_with_links(client):
-    page = client.get("/")
-    assert page.status_code == 200
-    body = page.content.decode()
-    assert "网格事件流转引擎" in body and "/api/docs/" in body and "/admin/" in body
-    assert "Grid event workflow engine for city governance" in client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+def test_the_sign_in_page_is_chinese_first_with_links(client):
+    assert client.get("/")["Location"] == "/login/"
+    body = client.get("/login/").content.decode()
+    assert "用户名" in body and "/api/docs/" in body and "/healthz/" in body
+    assert "Username" in client.get("/login/", HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -1,0 +1,1 @@
+"""The pages (UI.md): one module per face, thin views over the apps' selectors and services."""
