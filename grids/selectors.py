@@ -357,3 +357,18 @@ def region_geometry_problems(tolerance_m2: float = 1.0) -> tuple[list, list]:
     """``(grid_overlaps(t), regions_outside_parent(t))`` reading and parsing every boundary only once."""
     keys, geometries = _stored_geometries()
     return _grid_overlaps(keys, geometries, tolerance_m2), _outside_parent(keys, geometries, tolerance_m2)
+
+
+# --- Place search (the hotline desk): streets, communities and grids by name or code, inside the user's area ----------
+def regions_search(user: User, text: str, *, roles: tuple[str, ...] | None = None, limit: int = 10
+                   ) -> list[Region]:
+    """Streets, communities and unit grids whose name contains ``text`` (or whose code starts with it), inside the
+    user's area through ``roles``; streets first, then by code. Boundaries are not read."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    found = (Region.objects.defer("boundary").filter(region_scope_q(user, roles=roles))
+             .filter(level__in=(Level.STREET, Level.COMMUNITY, Level.GRID))
+             .filter(Q(name__icontains=text) | Q(code__startswith=text)))
+    order = {Level.STREET: 0, Level.COMMUNITY: 1, Level.GRID: 2}
+    return sorted(found[: limit * 3], key=lambda r: (order[r.level], r.code))[:limit]
