@@ -98,6 +98,9 @@ def _case_context(request, case, **extra) -> dict:
         "errors": {}, "values": {}, "key": new_idempotency_key(),
     }
     context.update(extra)
+    # a refusal of an action whose form is not offered now (e.g. complete before signing) is shown above the forms
+    context["refusal_elsewhere"] = next((message for name, message in context["errors"].items()
+                                         if name not in allowed), "")
     return context
 
 
