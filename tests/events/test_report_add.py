@@ -6,7 +6,7 @@ from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from events.actors import Actor, citizen_key
 from events.integrity import chain_verify
 from events.models import Case, CaseEvent, Channel, InboundReport
-from events.selectors import categories_search, cases_of_citizen, category_initials, inquiries_answered_count
+from events.selectors import cases_of_citizen, categories_search, category_initials, inquiries_answered_count
 from events.services import ReportInput, case_inquiry_answer, case_report_add
 from grids.models import Role
 from tests.events.conftest import act, file_hotline, file_patrol

@@ -71,10 +71,7 @@ def workbench(request):
     bucket = request.GET.get("bucket", "to_sign")
     if bucket not in DEPARTMENT_BUCKETS:
         bucket = "to_sign"
-    context = _workbench_context(request, bucket)
-    template = "web/dept/_bucket.html" if request.htmx and request.GET.get("fragment") == "bucket" else \
-        "web/dept/workbench.html"
-    return render(request, template, context)
+    return render(request, "web/dept/workbench.html", _workbench_context(request, bucket))
 
 
 def _case_of_mine(request, number: str):
