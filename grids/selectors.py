@@ -362,13 +362,13 @@ def region_geometry_problems(tolerance_m2: float = 1.0) -> tuple[list, list]:
 # --- Place search (the hotline desk): streets, communities and grids by name or code, inside the user's area ----------
 def regions_search(user: User, text: str, *, roles: tuple[str, ...] | None = None, limit: int = 10
                    ) -> list[Region]:
-    """Streets, communities and unit grids whose name contains ``text`` (or whose code starts with it), inside the
-    user's area through ``roles``; streets first, then by code. Boundaries are not read."""
+    """Districts, streets, communities and unit grids whose name contains ``text`` (or whose code starts with it),
+    inside the user's area through ``roles``, by code (a region before the regions inside it). Boundaries are not
+    read."""
     text = (text or "").strip()
     if not text:
         return []
     found = (Region.objects.defer("boundary").filter(region_scope_q(user, roles=roles))
-             .filter(level__in=(Level.STREET, Level.COMMUNITY, Level.GRID))
-             .filter(Q(name__icontains=text) | Q(code__startswith=text)))
-    order = {Level.STREET: 0, Level.COMMUNITY: 1, Level.GRID: 2}
-    return sorted(found[: limit * 3], key=lambda r: (order[r.level], r.code))[:limit]
+             .filter(level__in=(Level.DISTRICT, Level.STREET, Level.COMMUNITY, Level.GRID))
+             .filter(Q(name__icontains=text) | Q(code__startswith=text)).order_by("code"))
+    return list(found[:limit])

@@ -78,7 +78,7 @@ class CallForm(forms.Form):
 
     citizen_phone = forms.CharField(label=gettext_lazy("Caller's phone"), max_length=20, required=False)
     citizen_name = forms.CharField(label=gettext_lazy("Caller's name"), max_length=50, required=False)
-    place_q = forms.CharField(label=gettext_lazy("Search a street, community or grid"), max_length=50,
+    place_q = forms.CharField(label=gettext_lazy("Search a district, street, community or grid"), max_length=50,
                               required=False)
     region_code = forms.CharField(max_length=15, required=False)
     lat = forms.FloatField(label=gettext_lazy("Latitude"), required=False, min_value=-90, max_value=90)

@@ -74,6 +74,13 @@ def test_filing_by_a_picked_street_without_a_point(desk, world):
     assert (case.region_code, case.grid, case.lat, case.category) == ("990101001", None, None, None)
 
 
+def test_filing_by_a_district_alone_goes_to_its_command_center_to_be_located(desk, world):
+    response = desk.post(reverse("web:desk"), form(world, lat="", lng="", region_code="990101", address="东区某处"))
+    assert response.status_code == 302
+    case = Case.objects.get()
+    assert (case.region_code, case.level, case.unstructured, case.street) == ("990101", "district", True, None)
+
+
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"lat": "", "lng": ""}, "Choose the place"),
     ({"description": "  "}, "Write down what the caller reports"),
@@ -82,7 +89,7 @@ def test_filing_by_a_picked_street_without_a_point(desk, world):
     ({"category": "X9999"}, "No category with code X9999"),
     ({"citizen_phone": "call me"}, "digits only"),
     ({"lat": 45.0, "lng": 100.0}, "outside the service area"),
-    ({"lat": "", "lng": "", "region_code": "990101"}, "region_code must be the code of a street"),
+    ({"lat": "", "lng": "", "region_code": "123456"}, "region_code must be the code of a street"),
 ])
 def test_a_call_that_cannot_be_filed_says_why_and_writes_nothing(desk, world, overrides, message):
     response = desk.post(reverse("web:desk"), form(world, **overrides), **EN)
@@ -134,7 +141,7 @@ def test_place_search_stays_inside_the_operators_area(client, world, east_operat
     html = client.get(reverse("web:desk_places"), {"place_q": "街道"}).content.decode()
     assert 'value="990101001"' in html and 'value="990101002"' in html and 'value="990102001"' not in html
     html = client.get(reverse("web:desk_places"), {"place_q": "990102"}, **EN).content.decode()
-    assert "No street, community or grid" in html and "990102001" not in html
+    assert "No district, street, community or grid" in html and "990102001" not in html
 
 
 def test_category_search_by_pinyin_initials(desk, world):

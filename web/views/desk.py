@@ -102,6 +102,8 @@ def _form_context(request, form: CallForm, **extra) -> dict:
 
 
 def _report_input(data: dict, category) -> ReportInput:
+    """The call as case_report takes it: a point, else the picked region — a street, community or grid places it; a
+    district (the caller knows no more) goes to that district's command center to be located (unstructured)."""
     report = ReportInput(channel=Channel.HOTLINE, description=data.get("description", ""),
                          address=data.get("address", ""), category=category,
                          citizen_name=data.get("citizen_name", ""), citizen_phone=data.get("citizen_phone", ""),
@@ -110,6 +112,8 @@ def _report_input(data: dict, category) -> ReportInput:
         report.lat, report.lng = data["lat"], data["lng"]
     elif data.get("region_code"):
         report.region_code = data["region_code"]
+        level = Region.objects.filter(code=report.region_code).values_list("level", flat=True).first()
+        report.unstructured = level in (Level.CITY, Level.DISTRICT)
     return report
 
 
