@@ -39,8 +39,9 @@ def event_words(kind: str) -> str:
 def plain_state(case: Case, time_left=None) -> str:
     """What the operator reads out to a caller asking "where is my case?"."""
     department = case.department.name if case.department_id else ""
-    by = f" {_('by %(deadline)s') % {'deadline': f'{time_left.deadline:%m-%d %H:%M}'}}" if (
-        time_left is not None and time_left.deadline is not None) else ""
+    by = ""
+    if time_left is not None and time_left.deadline is not None:
+        by = _(", due by %(deadline)s") % {"deadline": f"{time_left.deadline:%m-%d %H:%M}"}
     if case.state == CaseState.REPORTED:
         return _("Received; the command center is checking it.")
     if case.state == CaseState.ACCEPTED:
