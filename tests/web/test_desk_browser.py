@@ -30,13 +30,13 @@ def test_an_operator_files_a_call_and_sees_a_nearby_duplicate_first(page, live_s
     assert_accessible(page, name="desk")
     page.keyboard.type("13900001111")  # the phone field has the focus when the page opens
     page.get_by_label(words("来电人姓名", "Caller's name")).fill("李四")
-    page.get_by_label(words("搜索街道", "Search a street")).fill("街道")
+    page.get_by_label(words("搜索区、街道", "Search a district")).fill("街道")
     page.get_by_role("radio", name=re.compile("街道1001")).check()
     page.get_by_label(words("搜索类别", "Search a category")).fill("sdlj")
     page.get_by_role("radio", name=re.compile("私搭乱建")).check()
     lat, lng = world.point
-    page.get_by_label(words("纬度", "Latitude")).fill(str(lat))
-    page.get_by_label(words("经度", "Longitude")).fill(str(lng + 0.0003))
+    page.get_by_label(words("纬度", "Latitude")).fill(f"{lat:.6f}")
+    page.get_by_label(words("经度", "Longitude")).fill(f"{lng + 0.0003:.6f}")
     page.keyboard.press("Tab")  # leaving the field is a change: the nearby cases come
     join = page.get_by_role("button", name=re.compile(earlier.number))
     join.wait_for()
@@ -65,8 +65,8 @@ def test_the_operator_joins_the_open_case_instead_of_filing_a_duplicate(page, li
     open_desk(page, live_server, world)
     page.get_by_label(words("来电电话", "Caller's phone")).fill("13900001111")
     lat, lng = world.point
-    page.get_by_label(words("纬度", "Latitude")).fill(str(lat))
-    page.get_by_label(words("经度", "Longitude")).fill(str(lng))
+    page.get_by_label(words("纬度", "Latitude")).fill(f"{lat:.6f}")
+    page.get_by_label(words("经度", "Longitude")).fill(f"{lng:.6f}")
     page.get_by_label(words("问题描述", "What is wrong")).fill("门口的垃圾还没人管")  # the change brings the nearby list
     page.get_by_role("button", name=re.compile(earlier.number)).click()
     page.wait_for_url(re.compile(r"\?joined=1"))
