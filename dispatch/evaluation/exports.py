@@ -89,7 +89,8 @@ def indicator_sheet(table) -> tuple[str, list, Iterator[list]]:
         title = str(indicator.title)
         header.append(title)
         if indicator.kind != "count":
-            header += [f"{title}: {_('numerator')}", f"{title}: {_('denominator')}"]
+            header += [_("%(indicator)s: numerator") % {"indicator": title},
+                       _("%(indicator)s: denominator") % {"indicator": title}]
 
     def line(key, name, figures):
         row = [key, name]
