@@ -254,6 +254,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Cache: what several web processes must share (WeChat nonces, rate limits): Redis in production ----------------
+# GRIDLOOP_CACHE_URL=redis://host:6379/1; default: memory of each process (right for the embedded single process).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": os.environ["GRIDLOOP_CACHE_URL"]} if os.environ.get("GRIDLOOP_CACHE_URL")
+          else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- Celery: the same task code everywhere; only the broker differs --------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
@@ -341,6 +347,10 @@ GRIDLOOP_WECHAT_INTAKE_REGION = os.environ.get("GRIDLOOP_WECHAT_INTAKE_REGION", 
 GRIDLOOP_WECHAT_CONVERSATION_MINUTES = int(os.environ.get("GRIDLOOP_WECHAT_CONVERSATION_MINUTES", "30"))
 GRIDLOOP_WECHAT_MAX_BODY_BYTES = int(os.environ.get("GRIDLOOP_WECHAT_MAX_BODY_BYTES", 64 * 1024))
 GRIDLOOP_WECHAT_LANGUAGE = os.environ.get("GRIDLOOP_WECHAT_LANGUAGE", "zh-hans")  # the bot's replies
+# A message's signed timestamp may be this far from the server's clock; its (timestamp, nonce) is remembered for twice
+# as long (in CACHES) and may carry only the body it first came with: a leaked signed URL forges nothing, since
+# plaintext mode's signature does not cover the body.
+GRIDLOOP_WECHAT_MAX_CLOCK_SKEW_SECONDS = int(os.environ.get("GRIDLOOP_WECHAT_MAX_CLOCK_SKEW_SECONDS", "300"))
 
 # IoT sensors (events/sensors): HTTP batches are signed (HMAC-SHA256 over timestamp + body); a signature timestamp
 # further than this from the server's clock is refused, and so are event timestamps this far in the future.
