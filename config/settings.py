@@ -318,8 +318,9 @@ GRIDLOOP_SWEEP_MAX_ROWS = int(os.environ.get("GRIDLOOP_SWEEP_MAX_ROWS", "20000")
 GRIDLOOP_SWEEP_BATCH_SIZE = int(os.environ.get("GRIDLOOP_SWEEP_BATCH_SIZE", "1000"))
 # Notification outbox: a delivery failing this many times is parked for an admin (never dropped).
 GRIDLOOP_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("GRIDLOOP_OUTBOX_MAX_ATTEMPTS", "8"))
-# A relay claims due rows for this long; a relay that dies mid-batch leaves them to the next one after it.
-GRIDLOOP_OUTBOX_LEASE_SECONDS = int(os.environ.get("GRIDLOOP_OUTBOX_LEASE_SECONDS", "300"))
+# A relay claims due rows for this long and renews the lease every third of it while it sends; a relay that dies
+# mid-batch leaves them to the next one within this time. Keep it well above GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS.
+GRIDLOOP_OUTBOX_LEASE_SECONDS = int(os.environ.get("GRIDLOOP_OUTBOX_LEASE_SECONDS", "30"))
 GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS = float(os.environ.get("GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS", "5"))
 # Base URLs of the WeChat message API (customer-service messages) and the SMS gateway; empty = channel disabled
 # (its messages are parked with a clear error).
