@@ -67,6 +67,23 @@ def test_filing_a_call_makes_one_hotline_case_whatever_the_double_submits(desk, 
     assert case.number in page.content.decode() and "Next caller" in page.content.decode()
 
 
+@pytest.mark.django_db(transaction=True)  # as in production: each statement commits on its own (no request transaction)
+def test_a_double_submit_that_races_the_first_past_the_key_check_gets_the_first_case(desk, world, monkeypatch):
+    first = desk.post(reverse("web:desk"), form(world))
+    import events.services as services
+
+    real, calls = services._report_by_idempotency_key, []
+
+    def missed_once(scope, key):  # the second request looked before the first one's report was written
+        calls.append(key)
+        return [] if len(calls) == 1 else real(scope, key)
+
+    monkeypatch.setattr(services, "_report_by_idempotency_key", missed_once)
+    again = desk.post(reverse("web:desk"), form(world))
+    assert again.status_code == 302 and again["Location"] == first["Location"] and len(calls) == 2
+    assert Case.objects.count() == 1 and InboundReport.objects.count() == 1
+
+
 def test_filing_by_a_picked_street_without_a_point(desk, world):
     response = desk.post(reverse("web:desk"), form(world, lat="", lng="", region_code="990101001", category=""))
     assert response.status_code == 302

@@ -9,6 +9,7 @@ from datetime import datetime, time
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -154,7 +155,12 @@ def desk(request):
             if data.get("lat") is None and not data.get("region_code"):
                 form.add_error("place_q", _("Choose the place: pick a street, community or grid, or click the map."))
                 return render(request, "web/desk/desk.html", _form_context(request, form), status=400)
-            case, _created = case_report(actor=actor, data=_report_input(data, category))
+            try:
+                case, _created = case_report(actor=actor, data=_report_input(data, category))
+            except IntegrityError:
+                # a double submit raced the first one past the key check and lost on the key's unique index: the
+                # same call again finds the case the first one filed
+                case, _created = case_report(actor=actor, data=_report_input(data, category))
     except DomainError as error:
         _refused(form, error)
         return render(request, "web/desk/desk.html", _form_context(request, form), status=error.status_code)
