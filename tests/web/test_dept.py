@@ -197,3 +197,23 @@ def test_an_order_to_another_department_cannot_be_answered(client, world):
     assert client.post(reverse("web:dept_reply", args=[order.pk]), {"reply": "好"}).status_code == 403
     order.refresh_from_db()
     assert order.replied_at is None
+
+
+def test_a_suspended_case_shows_its_clock_paused(bench, world):
+    case = dispatched(world)
+    act(case, "sign", world.handler)
+    act(case, "suspend", world.dispatcher, reason="等待产权单位", until="2027-01-31")
+    html = bucket_html(bench, "handling")
+    assert case.number in html and "light-paused" in html and "clock paused" in html
+
+
+def test_every_workbench_form_needs_the_csrf_token(world):
+    from django.test import Client
+
+    case = dispatched(world)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.handler)
+    assert client.post(reverse("web:dept_act", args=[case.number, "sign"])).status_code == 403
+    assert Case.objects.get(pk=case.pk).state == CaseState.DISPATCHED
+    page = client.get(reverse("web:dept_case", args=[case.number])).content.decode()
+    assert page.count('name="csrfmiddlewaretoken"') >= page.count("<form")

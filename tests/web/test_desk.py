@@ -234,3 +234,18 @@ def test_the_boundaries_are_the_streets_of_the_area(client, world, east_operator
     client.force_login(east_operator)
     codes = [f["properties"]["code"] for f in client.get(reverse("web:desk_boundaries")).json()["features"]]
     assert codes == ["990101001", "990101002"]
+
+
+def test_every_desk_form_needs_the_csrf_token(world):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.operator)
+    assert client.post(reverse("web:desk"), form(world)).status_code == 403
+    assert Case.objects.count() == 0
+    case = file_hotline(world, citizen_phone="13900001111")
+    for url in (reverse("web:desk"), reverse("web:desk_case", args=[case.number])):
+        page = client.get(url).content.decode()
+        assert page.count('name="csrfmiddlewaretoken"') >= page.count("<form")
+    assert client.post(reverse("web:desk_inquiry", args=[case.number])).status_code == 403
+    assert not CaseEvent.objects.filter(kind="inquiry_answered").exists()
