@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.errors import DomainError
 from dispatch.selectors import running_clocks
@@ -126,6 +126,7 @@ def _refused(form: CallForm, error: DomainError) -> None:
 
 
 @role_required(Role.OPERATOR)
+@require_http_methods(["GET", "POST"])
 def desk(request):
     """The call form. POST with ``action=file`` files a case, with ``join=<number>`` adds the call to that open case;
     any other POST (Enter in a field, the look-up button) shows what the typed data finds, filing nothing."""

@@ -47,6 +47,9 @@ async function start() {
   });
 }
 
+// A refused call: the summary of what to fix is read out first (its links lead to the fields).
+document.getElementById("error-summary")?.focus();
+
 if (document.readyState === "complete") start();
 else window.addEventListener("load", start);
 
