@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from . import geo
-from .models import Department, GeoVersion, Level, Region, Role, RoleAssignment, User
+from .models import ApiToken, Department, GeoVersion, Level, Region, Role, RoleAssignment, User
 
 # --- Locate -------------------------------------------------------------------------------------------------------------
 _index_lock = threading.Lock()
@@ -357,3 +357,10 @@ def region_geometry_problems(tolerance_m2: float = 1.0) -> tuple[list, list]:
     """``(grid_overlaps(t), regions_outside_parent(t))`` reading and parsing every boundary only once."""
     keys, geometries = _stored_geometries()
     return _grid_overlaps(keys, geometries, tolerance_m2), _outside_parent(keys, geometries, tolerance_m2)
+
+
+def api_tokens_of(user: User) -> QuerySet[ApiToken]:
+    """The user's live API tokens (one per device), most recently used first."""
+    from django.utils import timezone
+
+    return ApiToken.objects.filter(user=user, expires_at__gt=timezone.now()).order_by("-last_used_at")
