@@ -111,6 +111,7 @@ def case_detail_response(request, number: str, *, scoped: bool = True, status: i
     """The case detail; ``case`` when the caller already holds it with its related rows (a case just filed)."""
     if case is None:
         case = _found(selectors.case_detail_get(number=number, user=request.user if scoped else None))
+    selectors.with_related(case, events=selectors.events_as_read_by(case.events.all(), user=request.user))
     allowed = allowed_actions(case, Actor.staff(request.user))
     return Response(case_detail_data(case, request=request, allowed_actions=allowed), status=status)
 
@@ -181,7 +182,8 @@ class CaseViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], pagination_class=None)
     def events(self, request, number=None):
         case = _found(selectors.case_get(number=number, user=request.user))
-        return Response(CaseEventSerializer(selectors.case_events(case), many=True).data)
+        events = selectors.events_as_read_by(selectors.case_events(case), user=request.user)
+        return Response(CaseEventSerializer(events, many=True).data)
 
     @extend_schema(
         summary=_("Open cases this one probably repeats (duplicates), nearest first"),

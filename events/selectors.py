@@ -1,5 +1,6 @@
 """Reads for the events app."""
 
+from copy import copy
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -227,3 +228,21 @@ def categories_search(text: str, *, limit: int = 12) -> list[Category]:
             continue
         ranked.append((rank, category.code, category))
     return [category for *_, category in sorted(ranked, key=lambda row: row[:2])[:limit]]
+
+
+def events_as_read_by(events, *, user) -> list[CaseEvent]:
+    """The events as ``user`` may read them: case numbers in a ``possible_duplicates`` payload that lie outside the
+    reader's scope are left out (as ``/duplicates/`` leaves them out). Rows are copied, never changed in place."""
+    events = list(events)
+    numbers = {number for event in events for number in (event.payload or {}).get("possible_duplicates", ())}
+    if not numbers:
+        return events
+    visible = set(Case.objects.filter(cases_visible_q(user), number__in=numbers).values_list("number", flat=True))
+    shown = []
+    for event in events:
+        if "possible_duplicates" in (event.payload or {}):
+            event = copy(event)
+            event.payload = {**event.payload,
+                             "possible_duplicates": [n for n in event.payload["possible_duplicates"] if n in visible]}
+        shown.append(event)
+    return shown
