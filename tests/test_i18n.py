@@ -114,3 +114,4 @@ def test_merge_fills_from_fragments_and_keeps_what_the_code_lacks(tmp_path):
     assert report.filled == 2 and report.differing == {"done": ("已有", "别的")}
     assert report.merged_fragments == [tmp_path / "a.po"] and not (tmp_path / "a.po").exists()
     assert [e.msgid for e in polib.pofile(str(tmp_path / "b.po"))] == ["later"]
+

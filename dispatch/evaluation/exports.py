@@ -52,7 +52,8 @@ def _xlsx_write(target, sheets: list[tuple[str, list, Iterable[list]]]) -> None:
         sheet.append([str(h) for h in header])
         for count, row in enumerate(rows, start=1):
             if count > XLSX_MAX_ROWS:
-                raise Unprocessable(f"more than {XLSX_MAX_ROWS:,} rows do not fit in one XLSX sheet; download CSV",
+                raise Unprocessable(_("more than %(n)s rows do not fit in one XLSX sheet; download CSV")
+                                    % {"n": f"{XLSX_MAX_ROWS:,}"},
                                     field="export")
             sheet.append([v if isinstance(v, int | float) or v is None else str(v) for v in row])
     book.save(target)
