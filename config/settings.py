@@ -292,7 +292,7 @@ GRIDLOOP_WECHAT_INTAKE_REGION = os.environ.get("GRIDLOOP_WECHAT_INTAKE_REGION", 
 # A report left unfinished this long is filed as it is; requests larger than this are refused.
 GRIDLOOP_WECHAT_CONVERSATION_MINUTES = int(os.environ.get("GRIDLOOP_WECHAT_CONVERSATION_MINUTES", "30"))
 GRIDLOOP_WECHAT_MAX_BODY_BYTES = int(os.environ.get("GRIDLOOP_WECHAT_MAX_BODY_BYTES", 64 * 1024))
-GRIDLOOP_WECHAT_LANGUAGE = os.environ.get("GRIDLOOP_WECHAT_LANGUAGE", "zh-hans")  # the bot's replies
+GRIDLOOP_WECHAT_LANGUAGE = os.environ.get("GRIDLOOP_WECHAT_LANGUAGE", "zh-hans")  # the bot, and notices sent by WeChat
 
 # IoT sensors (events/sensors): HTTP batches are signed (HMAC-SHA256 over timestamp + body); a signature timestamp
 # further than this from the server's clock is refused, and so are event timestamps this far in the future.
