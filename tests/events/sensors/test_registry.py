@@ -7,6 +7,7 @@ import stat
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from config.errors import InvalidInput, Unprocessable
 from events.sensors.models import SensorDevice, SensorIntegrationKey
@@ -137,8 +138,9 @@ def test_a_csv_with_problems_lists_each_line_and_field_and_writes_nothing(world,
         "line 5, field device_id: W-201 is also on line 2",
     ]
     assert not SensorDevice.objects.exists()
-    with pytest.raises(CommandError, match="nothing was written"):
+    with translation.override("zh-hans"), pytest.raises(CommandError, match="nothing was written") as failed:
         call_command("import_sensors", str(path))
+    assert "line 3, field lat: must be a number from -90 to 90 (got 'x')" in str(failed.value)  # not half Chinese
 
 
 @pytest.mark.parametrize("content, problem", [
