@@ -562,21 +562,24 @@ def events_from_message(topic: str, payload: bytes, *, subscription: str) -> tup
     levels, pattern = topic.split("/"), subscription.split("/")
     device = levels[pattern.index("+")] if "+" in pattern and len(levels) == len(pattern) else ""
     if not device:
-        return [], RejectReason.MALFORMED, f"topic {topic!r} does not match {subscription!r}"
+        return [], RejectReason.MALFORMED, _("topic %(topic)r does not match %(subscription)r") % {
+            "topic": topic, "subscription": subscription}
     limit = settings.GRIDLOOP_SENSOR_MAX_BATCH
     if len(payload) > settings.GRIDLOOP_SENSOR_MAX_BODY_BYTES:
-        return [], RejectReason.TOO_LARGE, f"a message of {len(payload):,} bytes from {device}"
+        return [], RejectReason.TOO_LARGE, _("a message of %(n)s bytes from %(device)s") % {
+            "n": f"{len(payload):,}", "device": device}
     try:
         document = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
-        return [], RejectReason.MALFORMED, f"a message from {device} is not JSON"
+        return [], RejectReason.MALFORMED, _("a message from %(device)s is not JSON") % {"device": device}
     events = document.get("events") if isinstance(document, dict) and "events" in document else document
     if isinstance(events, dict):
         events = [events]
     if not isinstance(events, list) or not events:
-        return [], RejectReason.MALFORMED, f"a message from {device} holds no events"
+        return [], RejectReason.MALFORMED, _("a message from %(device)s holds no events") % {"device": device}
     if len(events) > limit:
-        return [], RejectReason.TOO_LARGE, f"a message from {device} holds {len(events):,} events (at most {limit:,})"
+        return [], RejectReason.TOO_LARGE, _("a message from %(device)s holds %(got)s events (at most %(n)s)") % {
+            "device": device, "got": f"{len(events):,}", "n": f"{limit:,}"}
     for event in events:
         if isinstance(event, dict):
             event.setdefault("device_id", device)
