@@ -230,7 +230,10 @@ def demo_history_clear() -> list[str]:
     tables = [connection.ops.quote_name(model._meta.db_table) for model in models]
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # FK checks of rows written earlier in an enclosing transaction must fire before TRUNCATE
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("TRUNCATE " + ", ".join(tables))
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         else:  # SQLite checks foreign keys at commit: the order does not matter inside the transaction
             for table in tables:
                 cursor.execute(f"DELETE FROM {table}")
