@@ -140,7 +140,8 @@ COMMENTS = {5: ["处理很及时，非常满意", "效率很高，点赞", "问�
 # --- Results -----------------------------------------------------------------------------------------------------------
 @dataclass
 class DemoHistory:
-    """What the history made. ``skipped`` lists plan steps a service refused (none is expected)."""
+    """What the history made (counted in the database at the end). ``outcomes`` counts the planned outcome of each
+    case reported; ``skipped`` lists plan steps a service refused (none is expected)."""
 
     days: int
     start: datetime
@@ -420,8 +421,9 @@ class _History:
                 round(west + (east - west) * rng.uniform(0.15, 0.85), 7))
 
     def _plans(self) -> list[_Plan]:
-        """Every case's plan, by report time: volume per day (weekends lower), hours per channel, outcomes by weight
-        (one of each first, early on, so that a short history shows every outcome), the open-now plans last."""
+        """Every case's plan, by report time: volume per day (weekends lower, slowly growing), report times around
+        midday, outcomes by weight (one of each first, early on, so that a short history shows every outcome), and
+        the open-now plans in the last hours."""
         rng = random.Random(self.seed)
         day_weights = []
         for n in range(self.days):
