@@ -194,3 +194,20 @@ def test_command_prints_the_history_and_draws_a_progress_bar():
     assert "history [" in err.getvalue() and "100%" in err.getvalue()
     assert Case.objects.count() == int(text.split(" cases,")[0].rsplit(" ", 1)[1].replace(",", ""))
     assert timedelta(0) <= datetime.now(tz=ZoneInfo("UTC")) - Case.objects.order_by("-created_at")[0].created_at
+
+
+@pytest.mark.django_db
+def test_a_failure_leaves_nothing_behind_not_even_photos(settings, monkeypatch):
+    photos = []
+
+    def broken(self):
+        photos.extend(Attachment.objects.values_list("file", flat=True))
+        assert all((Path(settings.MEDIA_ROOT) / name).is_file() for name in photos)
+        raise RuntimeError("rollups failed")
+
+    monkeypatch.setattr("dispatch.demo._History._finish", broken)
+    with pytest.raises(RuntimeError, match="rollups failed"):
+        demo_city_make(**SMALL, history_days=1, cases=15, end=END)
+    assert photos  # written by the history before it failed …
+    assert not Region.objects.exists() and not Case.objects.exists() and not Category.objects.exists()
+    assert media_files(Path(settings.MEDIA_ROOT)) == set()  # … and removed with the rollback
