@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -329,10 +329,31 @@ _case_to_join = CompiledQuery(
     lambda pk: Case.objects.select_for_update(of=("self",)).select_related("category").filter(pk=pk), int)
 
 
+def _idempotency_scope(actor: Actor, data: ReportInput) -> str:
+    return f"user:{actor.user.pk}" if actor.user is not None else f"{data.channel}:{actor.ref}"
+
+
 def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     """File a report and open a case for it (受理). Returns (case, created); a repeat of the same idempotency key
-    by the same reporter returns the first case and creates nothing."""
-    scope = f"user:{actor.user.pk}" if actor.user is not None else f"{data.channel}:{actor.ref}"
+    by the same reporter returns the first case and creates nothing.
+
+    Attempts with one key at the same moment: the report's unique key (scope, key) makes every attempt but the first
+    wait for it at the report's insert and then fail; those answer the first attempt's case (created false) — so
+    concurrent retries get 201 once and 200 with the same case, never an error. (Called inside the caller's own
+    transaction, the failed insert has spoilt that transaction: the IntegrityError goes to the caller.)"""
+    try:
+        return _case_file(actor=actor, data=data)
+    except IntegrityError:
+        if not data.idempotency_key or connection.in_atomic_block:
+            raise
+        existing = _report_by_idempotency_key(_idempotency_scope(actor, data), data.idempotency_key)
+        if not existing:  # some other unique key
+            raise
+        return existing[0].case, False
+
+
+def _case_file(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
+    scope = _idempotency_scope(actor, data)
     if data.idempotency_key:
         if len(data.idempotency_key) > 100:
             raise InvalidInput("Idempotency-Key may be at most 100 characters", field="idempotency_key")
