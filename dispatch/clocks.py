@@ -24,6 +24,13 @@ its event commit together, and the clock row is locked (FOR UPDATE SKIP LOCKED o
 concurrent sweeps, or a sweep after a crash half way, never escalate the same breach twice. A breach at city level only
 turns the light red.
 
+Lock order, on every path: a case, then its clocks. Cases are locked ``FOR NO KEY UPDATE`` (their key never changes),
+so the foreign-key checks of rows that reference a case (events, clocks, notices: ``FOR KEY SHARE``) never wait for
+a transition holding it. A transition (``events.services.case_act``) locks its case, then its clocks
+(``clocks_on_transition``), waiting for a clock the sweep holds. The sweep finds clocks first, so it never waits for
+a case: it locks them ``SKIP LOCKED`` and a case locked elsewhere is skipped this pass (its clock stays due, the others
+in the batch go on) — no wait cycle, so no deadlock between the two.
+
 The pass is set-based (``sweep``): due clocks are claimed a batch at a time (three queries, each on its own partial
 index; on PostgreSQL the clocks turning yellow or red get their new light in the claiming UPDATE itself), the light
 changes and their notices are written with one statement each, the breaches' cases are locked with one query and each
@@ -47,11 +54,12 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from config.compiled import CompiledQuery
 from config.rows import row_insert, row_update
 from events.models import OPEN_STATES, Case, CaseState, CommandLevel, LimitUnit
 
 from .models import Light, Stage, StageClock
-from .selectors import case_clocks, work_calendar
+from .selectors import work_calendar
 from .sla import case_limit
 
 log = logging.getLogger(__name__)
@@ -152,9 +160,16 @@ def clocks_on_transition(*, case: Case, action: str, from_state: str, now: datet
     """
     calendar = work_calendar()
     # A case just reported has no clocks yet: no need to ask. A case has a handful of clocks: all are read.
-    clocks = [] if action == "reported" else case_clocks(case.pk)
+    clocks = [] if action == "reported" else _clocks_to_move(case.pk)
     started = _clocks_move(case, clocks, action, calendar, now)
     return sorted(clocks + started, key=lambda clock: (clock.started_at, clock.pk))
+
+
+# Locked after the case (the lock order on every path: a case, then its clocks): a clock the sweep holds is waited
+# for here, and read as the sweep left it.
+_clocks_to_move = CompiledQuery(
+    lambda case_id: StageClock.objects.select_for_update(no_key=True).filter(case_id=case_id)
+    .order_by("started_at", "id"), int)
 
 
 def clocks_for_new_case(*, case: Case, now: datetime) -> list[StageClock]:
@@ -226,9 +241,11 @@ def _due_q(now: datetime) -> Q:
     return reduce(operator.or_, (condition for condition, _order in _due_claims(now)))
 
 
-def _locking(queryset):
+def _locking(queryset, *, no_key: bool = False):
+    """``FOR UPDATE SKIP LOCKED`` (``no_key``: ``FOR NO KEY UPDATE SKIP LOCKED``, as cases are locked: see the lock
+    order in the module docstring)."""
     if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True, of=("self",))
+        return queryset.select_for_update(skip_locked=True, of=("self",), no_key=no_key)
     return queryset  # SQLite: the transaction alone (writers are serialised)
 
 
@@ -252,7 +269,7 @@ def _advance(clock: StageClock, calendar, now: datetime, result: SweepResult) ->
         # warning (yellow) / overdue (red) notices, in this row's transaction: written exactly once per change
         notifications_for_light(case=clock.case, light=light, stage=clock.stage, now=now)
     if clock.light == Light.RED and not clock.escalated_for_breach:
-        case = _locking(Case.objects.filter(pk=clock.case_id)).first()
+        case = _locking(Case.objects.filter(pk=clock.case_id), no_key=True).first()
         if case is None:  # locked by a transition or another sweep right now: the next sweep tries again
             clock.save(update_fields=["light"])
             return
@@ -390,7 +407,7 @@ def _advance_batch(clocks: list[_Due], calendar, now: datetime, result: SweepRes
     if breaches:
         locked = {case.pk: case for case in _locking(
             Case.objects.filter(pk_in({clock.case_id for clock in breaches}))
-            .select_related("category", "department").order_by("id"))}
+            .select_related("category", "department").order_by("id"), no_key=True)}
         escalated: list[tuple[_Due, Case]] = []
         for clock in breaches:
             case = locked.pop(clock.case_id, None)  # pop: one escalation per case and pass

@@ -326,7 +326,7 @@ _report_by_idempotency_key = CompiledQuery(
     lambda scope, key: InboundReport.objects.filter(idempotency_scope=scope, idempotency_key=key).order_by("id")[:1],
     str, str)
 _case_to_join = CompiledQuery(
-    lambda pk: Case.objects.select_for_update(of=("self",)).select_related("category").filter(pk=pk), int)
+    lambda pk: Case.objects.select_for_update(of=("self",), no_key=True).select_related("category").filter(pk=pk), int)
 
 
 def _idempotency_scope(actor: Actor, data: ReportInput) -> str:
@@ -610,14 +610,14 @@ def _department(case: Case, code) -> Department:
 
 def _lock_pair(first_number: str, second_number: str) -> dict[str, Case]:
     """Lock two cases in a fixed order (by id) so concurrent merges cannot deadlock."""
-    rows = Case.objects.select_for_update(of=("self",)).filter(number__in=[first_number, second_number]).order_by("id")
+    rows = Case.objects.select_for_update(of=("self",), no_key=True).filter(number__in=[first_number, second_number]).order_by("id")
     return {row.number: row for row in rows}
 
 
 # The case an action locks. Category, department, reporter and regions come along (not locked): the clocks need the
 # category's limits, and the caller usually shows the case after the action. Compiled once: it is on every transition.
 _case_for_action = CompiledQuery(
-    lambda number: (Case.objects.select_for_update(of=("self",))
+    lambda number: (Case.objects.select_for_update(of=("self",), no_key=True)
                     .select_related("category", "department", "reporter", "grid", "street", "district")
                     .defer(*(f"{name}__{field}" for name in ("grid", "street", "district")
                              for field in ("boundary", "parent", "updated_at")))
@@ -888,7 +888,7 @@ class Signal:
 
 
 _cases_for_update = CompiledQuery(
-    lambda ids: Case.objects.select_for_update(of=("self",)).filter(pk__any=ids).order_by("id"), list)
+    lambda ids: Case.objects.select_for_update(of=("self",), no_key=True).filter(pk__any=ids).order_by("id"), list)
 
 
 CHAIN_HEAD = ("id", "number", "state", "level", "last_seq", "last_hash")  # what appending an event needs
@@ -905,7 +905,7 @@ def cases_lock(ids, *, only: tuple[str, ...] | None = None) -> dict[int, Case]:
         query = _cases_for_update_only.get(only)
         if query is None:
             query = _cases_for_update_only[only] = CompiledQuery(
-                lambda ids: Case.objects.select_for_update(of=("self",)).filter(pk__any=ids).order_by("id")
+                lambda ids: Case.objects.select_for_update(of=("self",), no_key=True).filter(pk__any=ids).order_by("id")
                 .only(*only), list)
     return {case.pk: case for case in query(sorted(ids))}
 

@@ -426,3 +426,87 @@ def test_each_claim_query_reads_its_partial_index(world):
             cursor.execute("EXPLAIN " + sql, params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert index in plan, plan
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_dispatches_as_their_clocks_fall_due_neither_deadlock_with_the_sweep_nor_escalate_twice(world, monkeypatch,
+                                                                                                 caplog):
+    """Issue 21: a sweep claims a batch of overdue dispatch clocks while dispatchers act on those cases (and on others
+    it is about to claim). Each action locks its case, then waits for the clock the sweep holds; the sweep, writing
+    its notices (whose foreign keys lock the case FOR KEY SHARE), must not wait for the action in turn. Zero
+    deadlocks, every action done, each breach of a case nobody acted on escalated exactly once."""
+    from datetime import timedelta
+
+    from django.db import connection as main
+
+    from grids.models import Role
+    from tests.factories import make_user
+
+    both = make_user("both", (Role.DISPATCHER, world.regions["990101001"]), (Role.DISPATCHER, world.regions["990101"]))
+    with at(10):
+        cases = [file_patrol(world) for _ in range(24)]
+    acted, untouched = cases[:20], cases[20:]
+    now = max(StageClock.objects.filter(stage="dispatch").values_list("deadline", flat=True)) + timedelta(minutes=1)
+
+    claimed, go = threading.Event(), threading.Event()
+    advance_batch = clocks_module._advance_batch
+
+    def held_after_the_first_claim(*args, **kwargs):  # the first batch is claimed: wait for the actions to queue
+        if not claimed.is_set():
+            claimed.set()
+            go.wait(30)
+        return advance_batch(*args, **kwargs)
+
+    monkeypatch.setattr(clocks_module, "_advance_batch", held_after_the_first_claim)
+    results = {}
+
+    def run(key, function):
+        try:
+            results[key] = function()
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            results[key] = exc
+        finally:
+            connection.close()
+
+    def dispatch(case):
+        return lambda: act(case, "dispatch", both, department="s1-huanwei")
+
+    def waiting_on_locks() -> int:
+        with main.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock'")
+            return cursor.fetchone()[0]
+
+    with time_machine.travel(now, tick=False):
+        sweeper = threading.Thread(target=run, args=("sweep", lambda: sweep(batch_size=8)))
+        sweeper.start()
+        assert claimed.wait(10)
+        actions = [threading.Thread(target=run, args=(case.pk, dispatch(case))) for case in acted]
+        for thread in actions:
+            thread.start()
+        for _ in range(1000):  # the 8 actions on the claimed cases queue behind the sweep's clock locks
+            if waiting_on_locks() >= 8:
+                break
+            threading.Event().wait(0.01)
+        queued = waiting_on_locks()
+        go.set()
+        for thread in [sweeper, *actions]:
+            thread.join(60)
+        again = sweep()
+
+    assert queued >= 8
+    assert "deadlock" not in caplog.text
+    assert isinstance(results["sweep"], clocks_module.SweepResult), results["sweep"]
+    failed = {pk: r for pk, r in results.items() if pk != "sweep" and not isinstance(r, Case)}
+    assert not failed, failed
+    for case in acted:
+        case = Case.objects.get(pk=case.pk)
+        assert case.state == "dispatched" and len(sweep_escalations(case)) <= 1
+        assert chain_verify(case) is None
+    for case in untouched:
+        case = Case.objects.get(pk=case.pk)
+        assert (case.level, case.escalations_count, len(sweep_escalations(case))) == ("district", 1, 1)
+    escalated = CaseEvent.objects.filter(kind="escalate", actor_ref="sweep").count()
+    assert results["sweep"].escalated + again.escalated == escalated
+    assert StageClock.objects.filter(escalated_for_breach=True).count() == escalated
