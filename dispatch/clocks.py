@@ -1,6 +1,6 @@
 """Stage clocks: one row per open stage of a case, started, paused, extended and finished with the case's
 transitions (``clocks_on_transition``, called by ``events.services`` under the case row lock), and advanced by the
-periodic ``sweep`` (lights, breach escalation, resuming suspended cases).
+periodic ``sweep`` (lights, breach escalation, resuming suspended cases, closing verified cases nobody rates).
 
 Stages follow the case state: reported → accept, accepted → dispatch, dispatched → sign, handling and suspended →
 handle, handled → verify, verified → feedback; a terminal state has none. On a transition every open clock of another
@@ -220,6 +220,7 @@ class SweepResult:
     overdue: int = 0
     escalated: int = 0
     resumed: int = 0
+    closed: int = 0
 
 
 def _due_claims(now: datetime) -> tuple[tuple[Q, str], ...]:
@@ -436,13 +437,39 @@ def _advance_batch(clocks: list[_Due], calendar, now: datetime, result: SweepRes
 
 
 def _merge(total: SweepResult, part: SweepResult) -> None:
-    for name in ("warned", "overdue", "escalated", "resumed"):
+    for name in ("warned", "overdue", "escalated", "resumed", "closed"):
         setattr(total, name, getattr(total, name) + getattr(part, name))
 
 
+def _close_unasked(now: datetime, limit: int) -> int:
+    """Close (结案, by the system) the verified cases with no citizen to ask for feedback — filed by staff, e.g. a
+    grid worker's patrol report — whose feedback window (``GRIDLOOP_FEEDBACK_WINDOW_HOURS``) has passed and which the
+    command center has not closed itself. Returns how many were closed."""
+    from django.conf import settings
+
+    from config.errors import Conflict
+    from events.actors import Actor
+    from events.services import case_act
+
+    window = timedelta(hours=settings.GRIDLOOP_FEEDBACK_WINDOW_HOURS)
+    due = Case.objects.filter(state=CaseState.VERIFIED, citizen_key="", verified_at__lte=now - window)
+    closed = 0
+    for number in due.order_by("verified_at").values_list("number", flat=True)[:limit]:
+        try:
+            case_act(case=number, action="close", actor=Actor.system("sweep"),
+                     inputs={"note": "no citizen to ask: closed after the feedback window"})
+        except Conflict:  # closed by the command center meanwhile
+            continue
+        except Exception:
+            log.exception("sweep: closing case %s failed", number)
+            continue
+        closed += 1
+    return closed
+
+
 def sweep(now: datetime | None = None, limit: int | None = None, batch_size: int | None = None) -> SweepResult:
-    """Advance due clocks (lights at 80 % / 100 %, one-level escalation per breach) and resume suspended cases whose
-    date has come. Safe to run concurrently and to re-run after a crash.
+    """Advance due clocks (lights at 80 % / 100 %, one-level escalation per breach), resume suspended cases whose
+    date has come and close verified cases with no citizen to ask once their feedback window has passed. Safe to run concurrently and to re-run after a crash.
 
     Up to ``limit`` due clocks per pass (``GRIDLOOP_SWEEP_MAX_ROWS``), in transactions of ``batch_size`` clocks
     (``GRIDLOOP_SWEEP_BATCH_SIZE``), each handled set-based (``_advance_batch``); a batch that fails is rolled back
@@ -463,6 +490,7 @@ def sweep(now: datetime | None = None, limit: int | None = None, batch_size: int
     result = SweepResult()
     skip: set[int] = set()  # clocks this pass leaves to the next one (case locked, or failed)
     people = People()  # who to notify, looked up once per pass
+    result.closed = _close_unasked(now, limit)  # first: a feedback clock running out at the same moment is moot
     claimed = 0
     while claimed < limit:
         with transaction.atomic():

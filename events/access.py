@@ -42,8 +42,8 @@ def capacities(actor: Actor, case: Case) -> list[str]:
         found.append("supervisor")
     if covers(user, case.region_code, roles=(Role.OPERATOR,)):
         found.append("operator")
-    if case.reporter_id and case.reporter_id == user.pk:
-        found.append("reporter")
+    # A staff member who filed the case (a grid worker's patrol report) is not its "reporter": 回访 asks citizens,
+    # staff do not rate their own reports; the command center closes those (结案), or the system does.
     return found
 
 

@@ -168,6 +168,35 @@ def test_the_sweep_resumes_a_suspended_case_at_its_date_and_skips_paused_clocks(
 
 
 @pytest.mark.django_db
+def test_the_sweep_closes_a_verified_staff_report_after_the_feedback_window_and_leaves_citizens_cases(world):
+    from events.models import CaseState
+    from tests.events.conftest import file_hotline, photo
+
+    patrol, hotline = handling_case(world), file_hotline(world)
+    with at(11, 40):
+        act(hotline, "accept", world.dispatcher, category="E0102")
+        act(hotline, "dispatch", world.dispatcher, department="s1-huanwei")
+        act(hotline, "sign", world.handler)
+    with at(12):
+        for case in (patrol, hotline):
+            act(case, "complete", world.handler, note="已清理", photos=[photo()])
+            act(case, "verify", world.worker, photos=[photo()])
+    with at(11, 59, day=27):  # the 72 h feedback window is still open
+        assert sweep().closed == 0
+    with at(12, day=27):
+        result = sweep()
+    assert result.closed == 1
+    patrol, hotline = Case.objects.get(pk=patrol.pk), Case.objects.get(pk=hotline.pk)
+    # closed before its feedback clock, running out at the same moment, could be escalated (the hotline's was)
+    assert (patrol.state, patrol.close_reason, patrol.level) == (CaseState.CLOSED, "resolved", "street")
+    assert not sweep_escalations(patrol) and len(sweep_escalations(hotline)) == 1
+    close = patrol.events.order_by("-seq").first()
+    assert (close.kind, close.actor_kind, close.actor_ref) == ("close", "system", "sweep")
+    assert hotline.state == CaseState.VERIFIED  # the caller is asked (回访); the operator records the rating
+    assert chain_verify(patrol) is None
+
+
+@pytest.mark.django_db
 def test_due_rows_are_limited_per_sweep(world):
     first, second = handling_case(world), handling_case(world)
     with at(17):
