@@ -502,6 +502,13 @@ def _state_problem(action: Action, case: Case, now: datetime) -> str | None:
     return None
 
 
+def _capacity_problem(action: Action, case: Case, mine) -> str | None:
+    """Why the actor, acting in the capacities ``mine``, may not take this action on the case now, or None."""
+    if action.name == "urge" and case.department_id is None and "supervisor" not in mine:
+        return "no department is in charge of this case to urge; dispatch it"  # (a dispatcher would urge itself)
+    return None
+
+
 def allowed_actions(case: Case, actor: Actor, now: datetime | None = None) -> list[str]:
     """Actions this actor may take on the case now (state, conditions and scope)."""
     now = now or timezone.now()
@@ -509,6 +516,7 @@ def allowed_actions(case: Case, actor: Actor, now: datetime | None = None) -> li
     return [
         action.name for action in ACTIONS.values()
         if case.state in action.sources and mine.intersection(action.by) and _state_problem(action, case, now) is None
+        and _capacity_problem(action, case, mine) is None
     ]
 
 
@@ -657,7 +665,7 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
             return case  # a retry of an action already taken (checked under the row lock): nothing more happens
         if case.state not in spec.sources:
             raise _conflict(case, actor, f"cannot {spec.name} a case that is {case.get_state_display()}")
-        problem = _state_problem(spec, case, now)
+        problem = _state_problem(spec, case, now) or _capacity_problem(spec, case, mine)
         if problem:
             raise _conflict(case, actor, f"cannot {spec.name}: {problem}")
         _required(spec, inputs)

@@ -61,7 +61,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     Action("reopen", "reopen", (S.CLOSED,), S.HANDLING, ("supervisor",), ("reason",)),  # 重新办理
     # oversight, from any open state
     Action("escalate", "escalate", OPEN, None, ("dispatcher", "supervisor", "system"), ("reason",)),  # 上报
-    Action("urge", "urge", OPEN, None, ("supervisor",), ("note",)),  # 催办
+    # 催办: the command center's daily tool (the dispatchers of the owning center) and supervisors'; 督办: supervisors
+    Action("urge", "urge", OPEN, None, ("dispatcher", "supervisor"), ("note",)),  # 催办
     Action("supervise", "supervise", OPEN, None, ("supervisor",), ("note", "type", "reply_due")),  # 督办
     Action("cancel", "cancel", OPEN, S.CANCELLED, ("supervisor",), ("reason",)),  # 作废
 ]}

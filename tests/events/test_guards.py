@@ -23,6 +23,7 @@ from tests.events.states import (
     assert_untouched,
     drive,
     needs,
+    ready_state,
     snapshot,
     valid_inputs,
 )
@@ -60,7 +61,7 @@ def _wrong_area_actor(world, who: str) -> Actor:
 
 def _ready(world, action):
     """A case where ``action`` would succeed for the right actor, and the clock to act under (a factory)."""
-    case = drive(world, ACTIONS[action].sources[0], **needs(action))
+    case = drive(world, ready_state(action), **needs(action))
     later = timezone.now() + timedelta(hours=settings.GRIDLOOP_FEEDBACK_WINDOW_HOURS + 1)
 
     def clock():
