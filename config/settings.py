@@ -252,6 +252,15 @@ GRIDLOOP_PHOTO_MAX_BYTES = int(os.environ.get("GRIDLOOP_PHOTO_MAX_BYTES", 10 * 1
 GRIDLOOP_AUTO_ACCEPT_PATROL = env_bool("GRIDLOOP_AUTO_ACCEPT_PATROL", True)
 # A citizen may rate within this many hours of the on-site check; after it a dispatcher may close without feedback.
 GRIDLOOP_FEEDBACK_WINDOW_HOURS = int(os.environ.get("GRIDLOOP_FEEDBACK_WINDOW_HOURS", "72"))
+# What an escalation (by the sweep at a breach, or by hand) does, per level it goes to: "take_over" (the upper center
+# owns the case; the lower one can no longer act) or "supervise" (the upper center watches, coordinates and may act as
+# its dispatcher; the lower one stays responsible). "level:policy" comma separated, e.g. "district:supervise".
+GRIDLOOP_ESCALATION_POLICY = {"district": "take_over", "city": "take_over"}
+for _item in env_list("GRIDLOOP_ESCALATION_POLICY", []):
+    _level, _sep, _policy = _item.partition(":")
+    if _level.strip() not in GRIDLOOP_ESCALATION_POLICY or _policy.strip() not in ("take_over", "supervise"):
+        raise ImproperlyConfigured(f"GRIDLOOP_ESCALATION_POLICY: {_item!r} is not district|city:take_over|supervise")
+    GRIDLOOP_ESCALATION_POLICY[_level.strip()] = _policy.strip()
 # A supervisor may reopen a case after dissatisfied feedback (rating 1–3) within this many days of closure.
 GRIDLOOP_REOPEN_WINDOW_DAYS = int(os.environ.get("GRIDLOOP_REOPEN_WINDOW_DAYS", "30"))
 # Duplicate detection for reports without a category (categories carry their own radius and window).

@@ -131,7 +131,7 @@ def clock_start(*, case: Case, stage: str, now: datetime, calendar=None, save: b
     (``save=False``: build it only, for the sweep to insert many at once)."""
     calendar = calendar or work_calendar()
     limit = case_limit(case, stage)
-    clock = StageClock(case=case, stage=stage, level=case.level, started_at=now, limit_amount=limit.amount,
+    clock = StageClock(case=case, stage=stage, level=case.top_level, started_at=now, limit_amount=limit.amount,
                        limit_unit=limit.unit)
     _schedule(clock, calendar)
     clock.light = _light_at(clock, now)
@@ -277,13 +277,14 @@ def _advance(clock: StageClock, calendar, now: datetime, result: SweepResult) ->
         if case.state not in OPEN_STATES:  # not expected (transitions finish clocks); close it quietly
             _finish(clock, calendar, now)
             return
-        if case.level not in NEXT_LEVEL:  # city: nothing above, the light says it all
-            clock.level = case.level
+        if case.top_level not in NEXT_LEVEL:  # city: nothing above, the light says it all
+            clock.level = case.top_level
             clock.save(update_fields=["light", "level"])
             return
         case_level_up(case, reason=_breach_reason(clock), now=now, actor=Actor.system("sweep"))
         case.updated_at = now
-        case.save(update_fields=["level", "escalations_count", "last_seq", "last_hash", "updated_at"])
+        case.save(update_fields=["level", "escalated_to", "escalation_policy", "escalations_count", "last_seq",
+                                 "last_hash", "updated_at"])
         notifications_for_event(case=case, event=case.events.get(seq=case.last_seq))  # the new level's dispatchers
         clock.escalated_for_breach = True
         _finish(clock, calendar, now, on_time=False)
@@ -357,7 +358,7 @@ def _claim_turning(claim, now: datetime) -> list[_Due]:
 def _cases_escalated_save(cases: list[Case], now: datetime) -> None:
     """Write what ``case_level_up`` changed on each case (level, counters, event chain head) and ``updated_at``: one
     UPDATE from arrays on PostgreSQL, ``bulk_update`` elsewhere."""
-    fields = ["level", "escalations_count", "last_seq", "last_hash"]
+    fields = ["level", "escalated_to", "escalation_policy", "escalations_count", "last_seq", "last_hash"]
     if connection.vendor != "postgresql":
         for case in cases:
             case.updated_at = now
@@ -368,7 +369,7 @@ def _cases_escalated_save(cases: list[Case], now: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f'UPDATE "{Case._meta.db_table}" AS c SET {sets}, "{column["updated_at"]}" = %s '
-            f"FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::integer[], %s::text[]) "
+            f"FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::integer[], %s::integer[], %s::text[]) "
             f"AS v(id, {', '.join(fields)}) WHERE c.\"{column['id']}\" = v.id",
             [now, *([getattr(case, name) for case in cases] for name in ["pk", *fields])])
 
@@ -416,15 +417,14 @@ def _advance_batch(clocks: list[_Due], calendar, now: datetime, result: SweepRes
                 skip.add(clock.pk)
             elif case.state not in OPEN_STATES:  # not expected (transitions finish clocks); close it quietly
                 _finish(StageClock.objects.get(pk=clock.pk), calendar, now)
-            elif case.level not in NEXT_LEVEL:  # the case went up to the city meanwhile: the light says it all
-                StageClock.objects.filter(pk=clock.pk).update(level=case.level)
+            elif case.top_level not in NEXT_LEVEL:  # the case went up to the city meanwhile: the light says it all
+                StageClock.objects.filter(pk=clock.pk).update(level=case.top_level)
             else:
-                from_level = case.level
                 reason = _breach_reason(clock)
-                case_level_up(case, reason=reason, now=now, actor=Actor.system("sweep"))
+                event = case_level_up(case, reason=reason, now=now, actor=Actor.system("sweep"))
                 escalated.append((clock, case))
-                notices.append(Notice(case=case, kind="escalate", level=case.level, seq=case.last_seq, payload={
-                    "reason": reason, "from_level": from_level, "to_level": case.level}))
+                notices.append(Notice(case=case, kind="escalate", level=case.top_level, seq=case.last_seq,
+                                      payload=event.payload))
         if escalated:
             _cases_escalated_save([case for _clock, case in escalated], now)
             StageClock.objects.filter(pk_in(clock.pk for clock, _case in escalated)).update(

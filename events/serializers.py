@@ -346,6 +346,11 @@ class CaseDetailSerializer(CaseListSerializer):
     outside_reporter_grids = serializers.BooleanField()
     merged_into = serializers.CharField(source="merged_into.number", allow_null=True)
     verified_at = serializers.DateTimeField(allow_null=True)
+    escalated_to = serializers.CharField(help_text=_(
+        "The upper command level watching the case after an escalation under the supervise policy, while the owner "
+        "(level) stays responsible; empty when none."))
+    escalation_policy = serializers.CharField(help_text=_(
+        "take_over or supervise: the policy of the case's last escalation; empty when never escalated."))
     reporter = serializers.SerializerMethodField()
     photos = CasePhotoSerializer(source="attachments", many=True)
     timeline = CaseEventSerializer(source="events", many=True)

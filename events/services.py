@@ -43,6 +43,7 @@ from .models import (
     CloseReason,
     CommandLevel,
     ContactView,
+    EscalationPolicy,
     FieldCheck,
     InboundReport,
     LimitUnit,
@@ -497,7 +498,7 @@ def _state_problem(action: Action, case: Case, now: datetime) -> str | None:
             return "only a resolved case with dissatisfied feedback (rating 1–3) can be reopened"
         if case.closed_at and now > case.closed_at + timedelta(days=settings.GRIDLOOP_REOPEN_WINDOW_DAYS):
             return f"the reopen window of {settings.GRIDLOOP_REOPEN_WINDOW_DAYS} days after closure has passed"
-    if name == "escalate" and case.level == CommandLevel.CITY:
+    if name == "escalate" and case.top_level == CommandLevel.CITY:
         return "the case is already at the city command center"
     return None
 
@@ -678,7 +679,7 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
                              to_state=case.state, payload=payload, now=now)
         if payload.get("goes_up_to"):
             case_level_up(case, reason=_("returned %(n)s times: re-dispatch from the upper command center")
-                      % {"n": case.returns_count}, now=now)
+                      % {"n": case.returns_count}, now=now, policy=EscalationPolicy.TAKE_OVER)
         clocks = clocks_on_transition(case=case, action=spec.name, from_state=from_state, now=now)  # after a level-up
         row_update(case)
         with_related(case, clocks=clocks)  # as they are now: the detail shown after the action reads them no more
@@ -699,15 +700,35 @@ def _notify(case: Case, *, since_seq: int, last: CaseEvent) -> None:
         notifications_for_event(case=case, event=event)
 
 
-def case_level_up(case: Case, *, reason: str, now: datetime, actor: Actor | None = None) -> None:
-    """Move the case to the next command level (street → district → city) as a system escalation event.
-    The caller holds the case row lock and saves the case after."""
-    from_level = case.level
-    case.level = NEXT_LEVEL[case.level]
+LEVEL_RANK = {CommandLevel.STREET: 0, CommandLevel.DISTRICT: 1, CommandLevel.CITY: 2}
+
+
+def _escalate(case: Case, policy: str = "") -> dict:
+    """Escalate the case one level (上报) by the policy of the level it goes to (``GRIDLOOP_ESCALATION_POLICY``)
+    unless ``policy`` is given: take_over moves the owner up (``level``); supervise leaves the owner responsible and
+    puts the upper center above it (``escalated_to``). From the highest level on the case (``Case.top_level``) — except
+    a take-over asked for (the returns rule: re-dispatch by the owner's next level). Returns the event payload part."""
+    from_level = case.level if policy else case.top_level
+    to_level = NEXT_LEVEL[from_level]
+    policy = policy or settings.GRIDLOOP_ESCALATION_POLICY.get(to_level, EscalationPolicy.TAKE_OVER)
+    if policy == EscalationPolicy.TAKE_OVER:
+        case.level = to_level
+        if case.escalated_to and LEVEL_RANK[case.escalated_to] <= LEVEL_RANK[to_level]:
+            case.escalated_to = ""  # the supervising center now owns it
+    else:
+        case.escalated_to = to_level
+    case.escalation_policy = policy
     case.escalations_count += 1
-    event_append(case=case, kind="escalate", actor=actor or Actor.system("rule:returns"), role="system",
-                 from_state=case.state, to_state=case.state,
-                 payload={"reason": reason, "from_level": from_level, "to_level": case.level}, now=now)
+    return {"from_level": from_level, "to_level": to_level, "policy": policy}
+
+
+def case_level_up(case: Case, *, reason: str, now: datetime, actor: Actor | None = None,
+                  policy: str = "") -> CaseEvent:
+    """Escalate the case one level (street → district → city; ``_escalate``) as a system escalation event, which
+    it returns. The caller holds the case row lock and saves the case after."""
+    payload = {"reason": reason, **_escalate(case, policy)}
+    return event_append(case=case, kind="escalate", actor=actor or Actor.system("rule:returns"), role="system",
+                 from_state=case.state, to_state=case.state, payload=payload, now=now)
 
 
 _category_by_code = CompiledQuery(lambda code: Category.objects.filter(code=code), str)
@@ -844,10 +865,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         case.rating, case.rating_comment = None, ""
         case.reopen_review = False
     elif name == "escalate":
-        payload["from_level"] = case.level
-        case.level = NEXT_LEVEL[case.level]
-        case.escalations_count += 1
-        payload["to_level"] = case.level
+        payload.update(_escalate(case))
     elif name in ("urge", "supervise"):
         if actor.user is None:
             raise InvalidInput("urge and supervision orders are issued by a supervisor", field="actor")

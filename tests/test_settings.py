@@ -37,6 +37,12 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert "SECRET_KEY must be set" in result.stderr
 
 
+def test_a_bad_escalation_policy_is_refused_at_start_naming_the_item(tmp_path):
+    result = _check({"GRIDLOOP_VAR_DIR": str(tmp_path), "GRIDLOOP_ESCALATION_POLICY": "district:supervise,street:x"})
+    assert result.returncode != 0
+    assert "GRIDLOOP_ESCALATION_POLICY: 'street:x'" in result.stderr
+
+
 def test_production_refuses_to_start_without_a_database_url(tmp_path):
     env = {**PRODUCTION_ENV, "GRIDLOOP_VAR_DIR": str(tmp_path)}
     del env["DATABASE_URL"]

@@ -90,7 +90,7 @@ def test_an_overdue_street_case_goes_to_the_district_then_to_the_city(world):
     (event,) = sweep_escalations(case)
     assert event.actor_kind == "system" and event.level == "district"
     assert event.payload == {"reason": "超期: handle deadline 2026-11-24 17:00 passed", "from_level": "street",
-                             "to_level": "district"}
+                             "to_level": "district", "policy": "take_over"}
     street, district = handle_clocks(case)
     assert (street.level, street.finished_at, street.escalated_for_breach) == ("street", local(17), True)
     assert (district.level, district.started_at, district.finished_at) == ("district", local(17), None)
