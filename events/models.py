@@ -46,6 +46,12 @@ class Category(models.Model):
     limit_unit = models.CharField(_("limit unit"), max_length=12, choices=LimitUnit.choices)
     department_type = models.CharField(_("responsible department type"), max_length=20, choices=DepartmentType.choices)
     active = models.BooleanField(_("active"), default=True)
+    # 立案 by hand: grid workers' reports of this category wait for a dispatcher (受理员) to accept them, instead of
+    # being accepted on filing (GRIDLOOP_AUTO_ACCEPT_PATROL), e.g. 违法建设, always checked before a case is opened.
+    manual_accept = models.BooleanField(
+        _("accepted by hand"), default=False,
+        help_text=_("Grid workers' reports of this category wait for a dispatcher to accept them (立案) instead of "
+                    "being accepted on filing."))
     # Duplicate detection (events/duplicates.py): open cases of this category (or its class) this close to a new
     # report and opened this recently are offered as the case it repeats.
     duplicate_radius_m = models.PositiveIntegerField(_("duplicate radius (m)"), default=100,

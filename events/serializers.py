@@ -52,7 +52,7 @@ class CategorySerializer(serializers.ModelSerializer):
         fields = [
             "code", "kind", "kind_label", "major_code", "major_name", "minor_code", "minor_name",
             "default_urgency", "default_urgency_label", "handling_limit", "limit_unit", "limit_unit_label",
-            "department_type", "department_type_label", "active",
+            "department_type", "department_type_label", "active", "manual_accept",
         ]
         read_only_fields = fields
 

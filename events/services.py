@@ -408,7 +408,8 @@ def _case_file(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             return joined, False
     number = case_number_next(now)
     files = bool(photos or before or after)
-    auto_accept = data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL
+    auto_accept = (data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL
+                   and not data.category.manual_accept)  # (a patrol report has a category)
     # Without photos or an action to follow, the case and its first rows go in as one statement on PostgreSQL
     # (config.rows.rows_insert), atomic on its own: then no transaction is opened around it.
     together = not files and not auto_accept
