@@ -7,5 +7,11 @@ class EventsConfig(AppConfig):
     verbose_name = _("Cases and events")
 
     def ready(self):
+        from django.core.checks import Tags, register
+
+        from . import tasks as event_tasks  # noqa: F401  (registers the anchor task)
+        from .anchors import anchor_key_check
         from .sensors import tasks as sensor_tasks  # noqa: F401  (registers the sensor channel's Celery tasks)
         from .wechat import tasks  # noqa: F401  (registers the WeChat channel's Celery tasks)
+
+        register(anchor_key_check, Tags.security, deploy=True)

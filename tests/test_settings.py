@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "gridloop.example.org",
     "DATABASE_URL": "postgres://gridloop@db.example.org:5432/gridloop",
     "CELERY_BROKER_URL": "redis://redis.example.org:6379/0",
+    "GRIDLOOP_ANCHOR_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",  # (an Ed25519 seed, for these tests only)
 }
 
 
@@ -27,6 +28,13 @@ def _check(env_overrides, *args):
 def test_check_deploy_is_clean_under_production_settings(tmp_path):
     result = _check({**PRODUCTION_ENV, "GRIDLOOP_VAR_DIR": str(tmp_path)}, "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_deploy_check_warns_of_an_anchor_key_generated_on_the_machine(tmp_path):
+    env = {**PRODUCTION_ENV, "GRIDLOOP_VAR_DIR": str(tmp_path)}
+    del env["GRIDLOOP_ANCHOR_KEY"]
+    result = _check(env, "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0 and "gridloop.W003" in result.stderr + result.stdout
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
