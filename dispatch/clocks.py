@@ -469,7 +469,8 @@ def _close_unasked(now: datetime, limit: int) -> int:
 
 def sweep(now: datetime | None = None, limit: int | None = None, batch_size: int | None = None) -> SweepResult:
     """Advance due clocks (lights at 80 % / 100 %, one-level escalation per breach), resume suspended cases whose
-    date has come and close verified cases with no citizen to ask once their feedback window has passed. Safe to run concurrently and to re-run after a crash.
+    date has come and close verified cases with no citizen to ask once their feedback window has passed. Safe to run
+    concurrently and to re-run after a crash.
 
     Up to ``limit`` due clocks per pass (``GRIDLOOP_SWEEP_MAX_ROWS``), in transactions of ``batch_size`` clocks
     (``GRIDLOOP_SWEEP_BATCH_SIZE``), each handled set-based (``_advance_batch``); a batch that fails is rolled back

@@ -327,7 +327,8 @@ _report_by_idempotency_key = CompiledQuery(
     lambda scope, key: InboundReport.objects.filter(idempotency_scope=scope, idempotency_key=key).order_by("id")[:1],
     str, str)
 _case_to_join = CompiledQuery(
-    lambda pk: Case.objects.select_for_update(of=("self",), no_key=True).select_related("category").filter(pk=pk), int)
+    lambda pk: Case.objects.select_for_update(of=("self",), no_key=True).select_related("category").filter(pk=pk),
+    int)
 
 
 def _idempotency_scope(actor: Actor, data: ReportInput) -> str:
@@ -620,7 +621,8 @@ def _department(case: Case, code) -> Department:
 
 def _lock_pair(first_number: str, second_number: str) -> dict[str, Case]:
     """Lock two cases in a fixed order (by id) so concurrent merges cannot deadlock."""
-    rows = Case.objects.select_for_update(of=("self",), no_key=True).filter(number__in=[first_number, second_number]).order_by("id")
+    rows = (Case.objects.select_for_update(of=("self",), no_key=True)
+            .filter(number__in=[first_number, second_number]).order_by("id"))
     return {row.number: row for row in rows}
 
 
@@ -729,7 +731,7 @@ def case_level_up(case: Case, *, reason: str, now: datetime, actor: Actor | None
     it returns. The caller holds the case row lock and saves the case after."""
     payload = {"reason": reason, **_escalate(case, policy)}
     return event_append(case=case, kind="escalate", actor=actor or Actor.system("rule:returns"), role="system",
-                 from_state=case.state, to_state=case.state, payload=payload, now=now)
+                        from_state=case.state, to_state=case.state, payload=payload, now=now)
 
 
 _category_by_code = CompiledQuery(lambda code: Category.objects.filter(code=code), str)
