@@ -146,14 +146,18 @@ def anchor_write(*, now: datetime | None = None) -> Written:
         with store.open(previous[-1][1], "rb") as file:
             raw = file.read()
         prev = {"day": previous[-1][0], "sha256": hashlib.sha256(raw).hexdigest()}
-        since = datetime.fromisoformat(json.loads(raw)["body"]["as_of"]) - OPEN_TRANSACTION_MARGIN
-        moved = CaseEvent.objects.filter(occurred_at__gte=since).values("case_id").distinct()
-        heads = _heads(moved)
+        try:
+            since = datetime.fromisoformat(json.loads(raw)["body"]["as_of"]) - OPEN_TRANSACTION_MARGIN
+        except (ValueError, KeyError, TypeError):  # a damaged previous anchor (verify_events says so): pin them all
+            since = None
     else:
-        prev = None
+        prev = since = None
+    if since is None:
         heads = _heads()
+    else:
+        heads = _heads(CaseEvent.objects.filter(occurred_at__gte=since).values("case_id").distinct())
     body = {
-        "version": VERSION, "day": day, "as_of": now.isoformat(), "previous": prev, "complete": prev is None,
+        "version": VERSION, "day": day, "as_of": now.isoformat(), "previous": prev, "complete": since is None,
         "public_key": _public_text(key.public_key()), "count": len(heads),
         "heads_sha256": hashlib.sha256(canonical(heads).encode()).hexdigest(), "heads": heads,
     }

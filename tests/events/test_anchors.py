@@ -192,3 +192,17 @@ def test_without_anchors_verify_says_so_and_still_checks_the_chains(world):
     file_patrol(world)
     output, ok = verify()
     assert ok and "no anchors yet" in output and "all 1 case chain(s) intact" in output
+
+
+def test_after_a_damaged_anchor_the_next_one_pins_every_chain_again(world, anchor_store):
+    with day(1, 9):
+        file_patrol(world), file_hotline(world)
+    with day(2):
+        anchor_write()
+    (anchor_store / "2026-12-02.json").write_text("{not json")
+    with day(3):
+        written = anchor_write()
+    assert written.heads == 2
+    assert json.loads((anchor_store / "2026-12-03.json").read_text())["body"]["complete"] is True
+    output, ok = verify()
+    assert not ok and "anchor of 2026-12-02: the anchor file is not readable (damaged)" in output
