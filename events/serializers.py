@@ -52,7 +52,7 @@ class CategorySerializer(serializers.ModelSerializer):
         fields = [
             "code", "kind", "kind_label", "major_code", "major_name", "minor_code", "minor_name",
             "default_urgency", "default_urgency_label", "handling_limit", "limit_unit", "limit_unit_label",
-            "department_type", "department_type_label", "active",
+            "department_type", "department_type_label", "active", "manual_accept",
         ]
         read_only_fields = fields
 
@@ -346,6 +346,11 @@ class CaseDetailSerializer(CaseListSerializer):
     outside_reporter_grids = serializers.BooleanField()
     merged_into = serializers.CharField(source="merged_into.number", allow_null=True)
     verified_at = serializers.DateTimeField(allow_null=True)
+    escalated_to = serializers.CharField(help_text=_(
+        "The upper command level watching the case after an escalation under the supervise policy, while the owner "
+        "(level) stays responsible; empty when none."))
+    escalation_policy = serializers.CharField(help_text=_(
+        "take_over or supervise: the policy of the case's last escalation; empty when never escalated."))
     reporter = serializers.SerializerMethodField()
     photos = CasePhotoSerializer(source="attachments", many=True)
     timeline = CaseEventSerializer(source="events", many=True)
