@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, placeholders
+from .views import auth, field, placeholders
 
 app_name = "web"
 
@@ -14,6 +14,10 @@ urlpatterns = [
     path("console/", placeholders.console, name="console"),
     path("desk/", placeholders.desk, name="desk"),
     path("dept/", placeholders.dept, name="dept"),
-    path("field/", placeholders.field, name="field"),
+    path("field/", field.field, name="field"),
+    path("field/data.json", field.data, name="field_data"),
+    path("field/photos/<int:pk>/", field.photo, name="field_photo"),
+    path("field/sw.js", field.service_worker, name="field_sw"),
+    path("field/manifest.webmanifest", field.manifest, name="field_manifest"),
     path("cockpit/", placeholders.cockpit, name="cockpit"),
 ]
