@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, field, placeholders
+from .views import auth, citizen, field, placeholders
 
 app_name = "web"
 
@@ -20,4 +20,13 @@ urlpatterns = [
     path("field/sw.js", field.service_worker, name="field_sw"),
     path("field/manifest.webmanifest", field.manifest, name="field_manifest"),
     path("cockpit/", placeholders.cockpit, name="cockpit"),
+    path("c/", citizen.home, name="citizen_home"),
+    path("c/report/", citizen.report, name="citizen_report"),
+    path("c/code/", citizen.code, name="citizen_code"),
+    path("c/t/<str:token>/", citizen.follow, name="citizen_follow"),
+    path("c/case/<str:number>/", citizen.case, name="citizen_case"),
+    path("c/find/", citizen.find, name="citizen_find"),
+    path("c/mine/", citizen.mine, name="citizen_mine"),
+    path("c/elder/", citizen.elder, name="citizen_elder"),
+    path("c/photos/<int:pk>/", citizen.photo, name="citizen_photo"),
 ]
