@@ -164,3 +164,40 @@ def test_a_queued_check_on_a_case_that_moved_on_shows_the_conflict(page, live_se
     case = Case.objects.get(pk=case.pk)
     assert case.state == CaseState.HANDLED  # the stale check was not applied
     assert not CaseEvent.objects.filter(case=case, kind="verify").exists()
+
+
+def test_every_view_in_large_text_mode_passes_axe_with_44_px_targets(page, live_server, world, large_text):
+    handled(world)
+    large_text(live_server)
+    open_app(page, live_server, world)
+    assert page.evaluate("() => parseFloat(getComputedStyle(document.body).fontSize)") >= 18
+    for view, name in (("#report", "report"), ("#tasks", "tasks"), ("#outbox", "outbox"), ("#mine", "mine")):
+        page.goto(f"{live_server.url}/field/{view}")
+        page.locator("#field-status", has_text="Tasks and figures as of").wait_for()
+        small = page.evaluate("""() => Array.from(document.querySelectorAll(
+            'button, a.button, .field-tabs a, select, input[type=text], input[type=search], label.button'))
+            .filter((e) => e.offsetParent !== null)
+            .map((e) => [e.textContent.trim() || e.id, e.getBoundingClientRect().height])
+            .filter(([, h]) => h < 44)""")
+        assert small == [], f"{name}: targets under 44 px: {small}"
+        assert_accessible(page, name=f"field {name} large text")
+        screenshot(page, f"field-{name}-large-text")
+
+
+def test_the_case_page_and_its_photos_open_offline(page, live_server, world):
+    case = handled(world)
+    open_app(page, live_server, world)
+    page.get_by_role("link", name=re.compile("Tasks")).click()
+    page.get_by_role("heading", name=f"Check after handling · {case.number}").wait_for()
+    page.wait_for_timeout(1500)  # the service worker keeps the tasks' photos
+    page.context.set_offline(True)
+    page.goto(f"{live_server.url}/field/#task/{case.number}")
+    page.get_by_role("heading", name=f"Check after handling · {case.number}").wait_for()
+    assert page.locator("#field-status", has_text="Offline").is_visible()
+    images = page.locator(".field-originals img")
+    assert images.count() == 2
+    images.last.wait_for()
+    page.evaluate("() => Promise.all(Array.from(document.querySelectorAll('.field-originals img')).map((i) => "
+                  "i.complete ? true : new Promise((done) => { i.onload = i.onerror = done; })))")
+    widths = page.evaluate("() => Array.from(document.querySelectorAll('.field-originals img')).map((i) => i.naturalWidth)")
+    assert all(width > 0 for width in widths)  # shown from the cache

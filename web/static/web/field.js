@@ -283,7 +283,7 @@ const report = { position: null, pinned: false, photos: [], before: [], after: [
 async function reportLocate() {
   $("position-text").textContent = T.locating;
   const fix = await locate();
-  if (fix) lastFix = fix;
+  if (fix) { lastFix = fix; renderTasks(); }
   report.position = fix;
   report.pinned = false;
   const prompt = $("pin-prompt");
