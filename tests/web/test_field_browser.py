@@ -201,3 +201,45 @@ def test_the_case_page_and_its_photos_open_offline(page, live_server, world):
                   "i.complete ? true : new Promise((done) => { i.onload = i.onerror = done; })))")
     widths = page.evaluate("() => Array.from(document.querySelectorAll('.field-originals img')).map((i) => i.naturalWidth)")
     assert all(width > 0 for width in widths)  # shown from the cache
+
+
+def test_a_refused_report_keeps_its_photos_and_is_fixed_and_sent_again(page, live_server, world):
+    from events.models import Category
+
+    open_app(page, live_server, world)
+    page.context.set_offline(True)
+    fill_report(page, description="Lamp post leaning")
+    page.get_by_role("button", name="Save and send").click()
+    Category.objects.filter(code="E0101").update(active=False)  # retired while the report waited
+    page.context.set_offline(False)
+    page.get_by_role("link", name=re.compile("Outbox")).click()
+    page.get_by_role("button", name="Send now").click()
+    page.get_by_text("Refused").wait_for(timeout=30000)
+    assert page.get_by_text(re.compile("E0101 is no longer in use")).is_visible()
+    assert Case.objects.count() == 0
+    page.get_by_role("button", name="Fix and send again").click()
+    page.get_by_role("img", name="Photo 1").wait_for()  # the photo is still there
+    assert page.get_by_label("What is wrong").input_value() == "Lamp post leaning"
+    page.get_by_label("Category", exact=True).select_option("E0102")
+    page.get_by_role("button", name="Save and send").click()
+    page.get_by_role("link", name=re.compile("Outbox")).click()
+    page.get_by_text(re.compile(r"Sent: case \d+")).wait_for(timeout=30000)
+    assert page.get_by_text("Refused").count() == 0  # the refused item was replaced
+    case = Case.objects.get()
+    assert case.category.code == "E0102" and case.attachments.count() == 1
+
+
+def test_a_problem_handled_on_the_spot_goes_with_before_and_after_photos(page, live_server, world):
+    open_app(page, live_server, world)
+    page.get_by_label("I handled it myself").check()
+    page.get_by_label("Photo before handling").set_input_files([jpeg(color=(120, 30, 30))])
+    page.get_by_label("Photo after handling").set_input_files([jpeg(color=(30, 30, 120))])
+    page.get_by_role("img", name="After").wait_for()
+    page.get_by_label("Category", exact=True).select_option("E0101")
+    page.get_by_label("What is wrong").fill("Moved a fallen sign off the pavement")
+    page.get_by_role("button", name="Save and send").click()
+    page.get_by_role("link", name=re.compile("Outbox")).click()
+    page.get_by_text(re.compile(r"Sent: case \d+")).wait_for(timeout=30000)
+    case = Case.objects.get()
+    assert case.self_handled
+    assert sorted(case.attachments.values_list("kind", flat=True)) == ["after", "before"]
