@@ -25,6 +25,10 @@ function timeout(ms) {
 
 async function networkFirst(request, cacheName, waitMs) {
   const cache = await caches.open(cacheName);
+  if (self.navigator && self.navigator.onLine === false) {  // known offline: straight to the kept copy
+    const kept = await cache.match(request, { ignoreSearch: true });
+    if (kept) return kept;
+  }
   try {
     const response = await Promise.race([fetch(request), timeout(waitMs)]);
     if (response.ok && !response.redirected) cache.put(request, response.clone());
