@@ -12,19 +12,17 @@ from events import selectors as case_selectors
 from events.models import AttachmentKind, CaseState
 
 CHECK_LABELS = {"verify": gettext_lazy("Check after handling"), "field_check": gettext_lazy("Check the report on site")}
-PIN_THRESHOLD_M = 50
-FAR_FROM_CASE_M = 200
 MY_REPORTS_LIMIT = 30
 
 
 def pin_threshold_m() -> int:
     """Above this GPS accuracy (metres) the worker places the pin on the map (``GRIDLOOP_FIELD_PIN_THRESHOLD_M``)."""
-    return int(getattr(settings, "GRIDLOOP_FIELD_PIN_THRESHOLD_M", PIN_THRESHOLD_M))
+    return settings.GRIDLOOP_FIELD_PIN_THRESHOLD_M
 
 
 def far_from_case_m() -> int:
     """A check made farther than this from the case's point is warned about (``GRIDLOOP_FIELD_FAR_M``)."""
-    return int(getattr(settings, "GRIDLOOP_FIELD_FAR_M", FAR_FROM_CASE_M))
+    return settings.GRIDLOOP_FIELD_FAR_M
 
 
 def _photo(attachment) -> dict:

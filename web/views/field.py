@@ -7,6 +7,7 @@ import hashlib
 import json
 import mimetypes
 
+from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
@@ -16,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from events.access import cases_visible_q
-from events.models import Attachment
+from events.models import Attachment, Case
 from grids.models import Role
 
 from .. import field as presentation
@@ -36,8 +37,6 @@ def field(request):
 
 
 def _tile_url() -> str:
-    from django.conf import settings
-
     return getattr(settings, "GRIDLOOP_MAP_TILE_URL", "") or ""
 
 
@@ -61,8 +60,6 @@ def photo(request, pk: int):
 
 
 def _visible_cases(user):
-    from events.models import Case
-
     return Case.objects.filter(cases_visible_q(user)).values("pk")
 
 

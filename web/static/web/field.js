@@ -526,7 +526,7 @@ async function toggleTasksMap() {
   const { L, map } = tasksMap;
   for (const task of tasks) {
     L.marker([task.lat, task.lng], { title: `${task.check_label} ${task.number}` }).addTo(map)
-      .bindPopup(`<a href="#task/${task.number}">${task.check_label} ${task.number}</a>`);
+      .bindPopup(el("a", { href: `#task/${task.number}`, text: `${task.check_label} ${task.number}` }));
   }
   map.invalidateSize();
 }
