@@ -357,3 +357,9 @@ def region_geometry_problems(tolerance_m2: float = 1.0) -> tuple[list, list]:
     """``(grid_overlaps(t), regions_outside_parent(t))`` reading and parsing every boundary only once."""
     keys, geometries = _stored_geometries()
     return _grid_overlaps(keys, geometries, tolerance_m2), _outside_parent(keys, geometries, tolerance_m2)
+
+
+def grids_patrolled_by(user: User) -> list[Region]:
+    """The unit grids a grid worker patrols (with their boundaries, for the field app's maps), by code."""
+    ids = [a.region_id for a in roles_of(user) if a.role == Role.GRID_WORKER and a.region_id]
+    return list(Region.objects.filter(pk__in=ids).only("code", "name", "boundary").order_by("code")) if ids else []

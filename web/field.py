@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from dispatch.selectors import grid_worker_counts, grid_worker_tasks
 from events import selectors as case_selectors
 from events.models import AttachmentKind, CaseState
+from grids.selectors import grids_patrolled_by
 
 CHECK_LABELS = {"verify": gettext_lazy("Check after handling"), "field_check": gettext_lazy("Check the report on site")}
 MY_REPORTS_LIMIT = 30
@@ -59,6 +60,7 @@ def app_data(user) -> dict:
                         "major_name": c.major_name}
                        for c in case_selectors.categories_list(active=True)],
         "tasks": [task_data(case) for case in grid_worker_tasks(user)],
+        "grids": [{"code": g.code, "name": g.name, "boundary": g.boundary} for g in grids_patrolled_by(user)],
         "counts": grid_worker_counts(user),
         "reports": [{"number": c.number, "category": _category(c), "state": c.state,
                      "state_label": str(c.get_state_display()), "close_reason_label": str(c.get_close_reason_display()),

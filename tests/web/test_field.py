@@ -48,6 +48,8 @@ def test_the_data_document_holds_my_checks_only(world):
     assert tasks[mine.number]["due"] and tasks[mine.number]["light"] == "green"
     assert [p["kind"] for p in tasks[mine.number]["photos"]] == ["report", "after"]
     assert any(c["code"] == "E0101" for c in data["categories"])
+    assert [g["code"] for g in data["grids"]] == [world.grid]  # my grid's boundary, for the maps
+    assert data["grids"][0]["boundary"]["type"] in ("Polygon", "MultiPolygon")
     assert [r["number"] for r in data["reports"]] == [mine.number]  # the hotline case is not my report
     assert signed_in(world.worker2).get("/field/data.json").json()["tasks"] == []  # another grid's worker
 

@@ -262,6 +262,10 @@ async function makeMap(container, center, zoom) {
   container.hidden = false;
   const map = L.map(container, { zoomControl: true }).setView(center, zoom);
   if (config.tile_url) L.tileLayer(config.tile_url, { maxZoom: 19 }).addTo(map);
+  for (const grid of appData?.grids || []) {  // my unit grids: where I am, even without base tiles
+    L.geoJSON(grid.boundary, { style: { color: "#0b5cad", weight: 2, fillOpacity: 0.05 } })
+      .bindTooltip(grid.name, { permanent: false }).addTo(map);
+  }
   return { L, map };
 }
 
