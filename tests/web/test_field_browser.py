@@ -133,6 +133,10 @@ def test_a_check_on_site_records_the_distance_and_accuracy(page, live_server, wo
     assert page.get_by_role("img", name=re.compile("after handling")).count() >= 1  # the handler's photo
     page.get_by_label("Take the photo on site").set_input_files([jpeg()])
     page.get_by_role("img", name="Photo 1").wait_for()
+    with page.expect_response(re.compile(r"/field/data\.json")):
+        page.evaluate("() => window.dispatchEvent(new Event('online'))")  # the app refreshes its data meanwhile
+    page.wait_for_timeout(300)
+    assert page.get_by_role("img", name="Photo 1", exact=True).is_visible()  # the check in progress is kept
     assert_accessible(page, name="field check")
     screenshot(page, "field-check-phone")
     page.get_by_role("button", name="Save and send").click()

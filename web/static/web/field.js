@@ -653,7 +653,11 @@ async function loadData() {
   renderCategoryChips();
   renderTasks();
   renderMine();
-  if (location.hash.startsWith("#task/")) openTask(decodeURIComponent(location.hash.slice(6)));
+  if (location.hash.startsWith("#task/")) {
+    // A task already open stays as the worker saw it (its photos, and the version its action will name).
+    const number = decodeURIComponent(location.hash.slice(6));
+    if (check.task?.number !== number) openTask(number);
+  }
   const urls = data.tasks.flatMap((task) => task.photos.map((p) => p.url));
   if (urls.length && navigator.serviceWorker?.controller) {
     navigator.serviceWorker.controller.postMessage({ type: "keep-photos", urls });
