@@ -104,6 +104,7 @@ def test_a_poor_gps_fix_asks_for_the_pin_on_the_map(page, live_server, world):
     assert page.get_by_role("alert").filter(has_text="Place the pin on the map first").is_visible()
     page.get_by_role("button", name="Put the pin at the map centre").click()
     page.get_by_text("Pin placed on the map").wait_for()
+    assert page.locator("#pin-map .leaflet-overlay-pane path").count() == 1  # my unit grid's boundary
     screenshot(page, "field-pin-phone")
     page.get_by_role("button", name="Save and send").click()
     page.get_by_role("link", name=re.compile("Outbox")).click()
