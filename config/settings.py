@@ -67,7 +67,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -221,6 +220,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # A request body larger than this is refused on its Content-Length before any of it is read (9 photos of 10 MB fit).
 GRIDLOOP_MAX_REQUEST_BYTES = int(os.environ.get("GRIDLOOP_MAX_REQUEST_BYTES", 100 * 1024 * 1024))
+
+# An API token lives this long after its last use (sliding); a logout, a password change or a deactivation ends it.
+GRIDLOOP_API_TOKEN_TTL_HOURS = float(os.environ.get("GRIDLOOP_API_TOKEN_TTL_HOURS", "12"))
 
 # --- API -------------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

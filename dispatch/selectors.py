@@ -163,3 +163,12 @@ def grid_worker_counts(user, *, now=None) -> dict:
         figures[name] = {"reports": reports, "checks": len(checks), "verify_checks": len(verified),
                          "on_time": on_time}
     return figures
+
+def running_clocks(case_ids) -> dict[int, StageClock]:
+    """The running (unfinished) stage clock of each case, by case id, in one query (the newest when a case has more
+    than one)."""
+    clocks: dict[int, StageClock] = {}
+    for clock in StageClock.objects.filter(case_id__in=list(case_ids), finished_at__isnull=True).order_by(
+            "started_at", "id"):
+        clocks[clock.case_id] = clock
+    return clocks

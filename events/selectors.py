@@ -167,6 +167,69 @@ def case_events(case: Case) -> QuerySet[CaseEvent]:
     return CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq")
 
 
+# --- The hotline desk: a caller's cases, progress inquiries answered, categories found by name or pinyin -------------
+def cases_of_citizen(*, key: str, user, limit: int = 20) -> list[Case]:
+    """Cases a citizen (by ``events.actors.citizen_key``) reported or joined with a further report, that the staff
+    user may see, newest first (at most ``limit``)."""
+    if not key:
+        return []
+    joined = InboundReport.objects.filter(citizen_key=key).values("case_id")
+    return list(_cases_with_refs().filter(cases_visible_q(user)).filter(Q(citizen_key=key) | Q(pk__in=joined))
+                .order_by("-created_at", "-number")[:limit])
+
+
+def inquiries_answered_count(*, user=None, since: datetime | None = None) -> int:
+    """How many progress inquiries (``inquiry_answered`` events) were answered — by ``user`` and since ``since``
+    when given."""
+    events = CaseEvent.objects.filter(kind="inquiry_answered")
+    if user is not None:
+        events = events.filter(actor_id=user.pk)
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    return events.count()
+
+
+_category_initials: dict[tuple[int, str, str], str] = {}
+
+
+def category_initials(category: Category) -> str:
+    """The pinyin initials of the category's minor name (私搭乱建 → "sdlj"), lower case; cached per process."""
+    cache_key = (category.pk, category.major_name, category.minor_name)
+    found = _category_initials.get(cache_key)
+    if found is None:
+        from pypinyin import Style, lazy_pinyin
+
+        found = "".join(lazy_pinyin(category.minor_name, style=Style.FIRST_LETTER)).lower()
+        if len(_category_initials) > 5000:
+            _category_initials.clear()
+        _category_initials[cache_key] = found
+    return found
+
+
+def categories_search(text: str, *, limit: int = 12) -> list[Category]:
+    """Active categories matching ``text``: by code, by a word of the minor or major name, or by the pinyin initials
+    of the minor name (prefix first, then containment). Exact and prefix matches come first."""
+    text = (text or "").strip().lower()
+    if not text:
+        return []
+    ranked = []
+    for category in Category.objects.filter(active=True).order_by("code"):
+        initials = category_initials(category)
+        names = (category.minor_name.lower(), category.major_name.lower())
+        if category.code.lower() == text or names[0] == text or initials == text:
+            rank = 0
+        elif category.code.lower().startswith(text) or names[0].startswith(text) or initials.startswith(text):
+            rank = 1
+        elif text in names[0] or text in initials:
+            rank = 2
+        elif text in names[1]:
+            rank = 3
+        else:
+            continue
+        ranked.append((rank, category.code, category))
+    return [category for *_, category in sorted(ranked, key=lambda row: row[:2])[:limit]]
+
+
 def events_as_read_by(events, *, user) -> list[CaseEvent]:
     """The events as ``user`` may read them: case numbers in a ``possible_duplicates`` payload that lie outside the
     reader's scope are left out (as ``/duplicates/`` leaves them out). Rows are copied, never changed in place."""

@@ -26,7 +26,7 @@ from grids.selectors import ancestor_codes, covers, locate, roles_of
 from . import chain
 from .access import capacities, may_see_contact
 from .actors import Actor, citizen_key
-from .duplicates import Candidate, duplicate_candidates, nearby_lock_keys
+from .duplicates import Candidate, distance_m, duplicate_candidates, nearby_lock_keys
 from .models import (
     KIND_LETTER,
     OPEN_STATES,
@@ -993,3 +993,91 @@ def _fix_into(payload: dict, case: Case, inputs: dict) -> None:
 
         fix["distance_m"] = round(distance_m(lat, lng, case.lat, case.lng), 1)
     payload["fix"] = fix
+
+# --- A caller joins an open case (instead of a duplicate), and progress inquiries answered by the hotline ------------
+_case_for_report_add = CompiledQuery(
+    lambda number: Case.objects.select_for_update(of=("self",)).select_related("category").filter(number=number), str)
+
+
+def case_report_add(*, case: Case | str, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
+    """Add a staff-filed citizen report (e.g. a hotline call) to an open case it repeats, instead of opening a
+    duplicate: the report is kept as received, attached to the case, and a ``report_added`` event is appended under
+    the case row lock. The caller follows the case from then on (their phone finds it; notices to the case's
+    reporters reach them). Returns (case, added); a repeat of the same idempotency key by the same actor returns the
+    case and adds nothing. The actor needs the channel's intake role over the case's area (hotline: an operator
+    covering it); a case that ended cannot be joined (409)."""
+    if actor.user is None:
+        raise InvalidInput("only staff add a report to an existing case", field="actor")
+    scope = f"user:{actor.user.pk}"
+    number = case.number if isinstance(case, Case) else str(case)
+    if len(data.idempotency_key) > 100:
+        raise InvalidInput("Idempotency-Key may be at most 100 characters", field="idempotency_key")
+    description = (data.description or "").strip()
+    if not description:
+        raise InvalidInput("describe what is wrong", field="description")
+    if len(description) > 4000:
+        raise InvalidInput("the description may be at most 4,000 characters", field="description")
+    photos = photos_check(data.photos, field="photos")
+    now = timezone.now()
+    with transaction.atomic():
+        found = _case_for_report_add(number)
+        if not found:
+            raise NotFound(f"no case {number}")
+        case = found[0]
+        role = _intake_role(actor, data.channel, Region(code=case.region_code))
+        if data.idempotency_key:  # checked under the lock: a double submit waits here and finds the first report
+            existing = _report_by_idempotency_key(scope, data.idempotency_key)
+            if existing:
+                return existing[0].case, False
+        if case.state not in OPEN_STATES:
+            raise Conflict(f"case {case.number} is {case.get_state_display()}; only an open case can be joined — "
+                           "file a new case instead")
+        key = citizen_key(phone=data.citizen_phone, openid=data.citizen_openid, email=data.citizen_email)
+        report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
+                                 now=now)
+        attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, case.last_seq + 1)
+        payload = {"report": report.pk, "channel": data.channel, "photos": [a.pk for a in attachments]}
+        if data.lat is not None and data.lng is not None and case.lat is not None and case.lng is not None:
+            payload["distance_m"] = round(distance_m(data.lat, data.lng, case.lat, case.lng), 1)
+        event_append(case=case, kind="report_added", actor=actor, role=role, from_state=case.state,
+                     to_state=case.state, payload=payload, now=now)
+        case.updated_at = now
+        row_update(case, ("last_seq", "last_hash", "updated_at"))
+    return case, True
+
+
+INQUIRY_ANSWERED = "inquiry_answered"  # a case event kind: the evaluation counts them per operator and area
+
+
+def case_inquiry_answer(*, case: Case | str, actor: Actor, citizen_phone: str = "", idempotency_key: str = ""
+                        ) -> tuple[Case, bool]:
+    """Record that a hotline operator answered a caller's progress inquiry (查询进度) about the case: an
+    ``inquiry_answered`` event (state, level and clocks stay) saying which state was told and whether the caller is
+    one of the case's reporters. Any state, ended cases too. Returns (case, recorded); a repeat of the same
+    idempotency key by the same operator records nothing more."""
+    if actor.user is None:
+        raise InvalidInput("inquiries are answered by hotline operators", field="actor")
+    number = case.number if isinstance(case, Case) else str(case)
+    key = str(idempotency_key or "")[:100]
+    now = timezone.now()
+    with transaction.atomic():
+        found = _case_for_report_add(number)
+        if not found:
+            raise NotFound(f"no case {number}")
+        case = found[0]
+        if "operator" not in capacities(actor, case):
+            raise PermissionDenied(f"only a hotline operator whose region covers case {case.number} answers for it")
+        if key and CaseEvent.objects.filter(case=case, kind=INQUIRY_ANSWERED, actor_id=actor.user.pk,
+                                            payload__idempotency_key=key).exists():
+            return case, False
+        caller = citizen_key(phone=citizen_phone)
+        payload = {"state": case.state,
+                   "caller_is_reporter": bool(caller) and (caller == case.citizen_key or InboundReport.objects.filter(
+                       case=case, citizen_key=caller).exists())}
+        if key:
+            payload["idempotency_key"] = key
+        event_append(case=case, kind=INQUIRY_ANSWERED, actor=actor, role=Role.OPERATOR, from_state=case.state,
+                     to_state=case.state, payload=payload, now=now)
+        case.updated_at = now
+        row_update(case, ("last_seq", "last_hash", "updated_at"))
+    return case, True

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from config.authentication import password_mark, token_hash, token_ttl
 from config.errors import InvalidInput
 
 from . import geo
@@ -13,6 +14,7 @@ from .codes import code_problem
 from .models import (
     COMMAND_LEVELS,
     LEVEL_ORDER,
+    ApiToken,
     Department,
     GeoVersion,
     Level,
@@ -256,3 +258,24 @@ def role_revoke(*, assignment: RoleAssignment) -> None:
     assignment.delete()
     roles_forget(assignment.user)
 
+
+
+# --- API tokens ----------------------------------------------------------------------------------------------------------
+def api_token_issue(*, user: User, device: str = "") -> tuple[ApiToken, str]:
+    """A new token for ``user`` on ``device`` (one per device: signing in again on it replaces its token). Returns the
+    row and the token itself, which is shown this once and stored only as its SHA-256."""
+    device = (device or "").strip()[:100]
+    raw = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        if device:
+            ApiToken.objects.filter(user=user, device=device).delete()
+        token = ApiToken.objects.create(key_hash=token_hash(raw), user=user, device=device,
+                                        password_mark=password_mark(user.password), created_at=now,
+                                        last_used_at=now, expires_at=now + token_ttl())
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    """Log the token out: it answers 401 from now on."""
+    ApiToken.objects.filter(pk=token.pk).delete()

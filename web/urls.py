@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, citizen, field, placeholders
+from .views import auth, citizen, dept, desk, field, placeholders
 
 app_name = "web"
 
@@ -12,8 +12,20 @@ urlpatterns = [
     path("password/done/", auth.PasswordChangeDone.as_view(), name="password_change_done"),
     path("prefs/text-size/", auth.text_size, name="text_size"),
     path("console/", placeholders.console, name="console"),
-    path("desk/", placeholders.desk, name="desk"),
-    path("dept/", placeholders.dept, name="dept"),
+    path("desk/", desk.desk, name="desk"),
+    path("desk/places/", desk.places, name="desk_places"),
+    path("desk/categories/", desk.categories, name="desk_categories"),
+    path("desk/nearby/", desk.nearby, name="desk_nearby"),
+    path("desk/caller/", desk.caller, name="desk_caller"),
+    path("desk/boundaries/", desk.boundaries, name="desk_boundaries"),
+    path("desk/case/<str:number>/", desk.case, name="desk_case"),
+    path("desk/case/<str:number>/inquiry/", desk.inquiry, name="desk_inquiry"),
+    path("desk/case/<str:number>/contact/", desk.contact, name="desk_contact"),
+    path("dept/", dept.workbench, name="dept"),
+    path("dept/case/<str:number>/", dept.case, name="dept_case"),
+    path("dept/case/<str:number>/<str:action>/", dept.act, name="dept_act"),
+    path("dept/orders/<int:order_id>/reply/", dept.reply, name="dept_reply"),
+    path("dept/photos/<int:pk>/", dept.photo, name="dept_photo"),
     path("field/", field.field, name="field"),
     path("field/data.json", field.data, name="field_data"),
     path("field/photos/<int:pk>/", field.photo, name="field_photo"),

@@ -58,7 +58,8 @@ def test_a_nul_character_in_json_is_a_400_naming_it(world, admin_user):
 
 
 def test_deeply_nested_json_is_a_400_and_no_case(world):
-    response = client_for(world.worker).post("/api/v1/cases/", "[" * 5000, content_type="application/json")
+    response = client_for(world.worker).post("/api/v1/cases/", "[" * 5000, content_type="application/json",
+                                             HTTP_ACCEPT_LANGUAGE="en")
     assert "nested" in envelope(response, 400)["detail"]
     assert not Case.objects.exists()
 

@@ -14,13 +14,3 @@ def cockpit(request):
 @role_required(Role.DISPATCHER)
 def console(request):
     return render(request, "web/placeholder.html", {"face": "console"})
-
-
-@role_required(Role.OPERATOR)
-def desk(request):
-    return render(request, "web/placeholder.html", {"face": "desk"})
-
-
-@role_required(Role.HANDLER)
-def dept(request):
-    return render(request, "web/placeholder.html", {"face": "dept"})
