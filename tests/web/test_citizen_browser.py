@@ -8,7 +8,7 @@ from django.core.cache import cache
 
 from events.models import Case, CaseState
 from tests.events.conftest import act, photo
-from tests.web.conftest import assert_accessible, screenshot
+from tests.web.conftest import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +37,6 @@ def test_a_citizen_reports_follows_the_private_link_and_rates_two(page, live_ser
     page.context.set_geolocation({"latitude": lat, "longitude": lng, "accuracy": 15})
     page.goto(f"{live_server.url}/c/")
     assert_accessible(page, name="citizen home")
-    screenshot(page, "citizen-home-phone")
     page.get_by_role("link", name="Report a problem").click()
     page.get_by_role("button", name="Use my location").click()
     page.get_by_text(re.compile(r"Your position is attached \(±15 m\)")).wait_for()
@@ -45,7 +44,6 @@ def test_a_citizen_reports_follows_the_private_link_and_rates_two(page, live_ser
     page.get_by_label("Describe the problem").fill("Rubbish piled at the east gate for three days")
     page.get_by_label("Your mobile number").fill("13812345678")
     assert_accessible(page, name="citizen report")
-    screenshot(page, "citizen-report-phone", full_page=True)
     page.get_by_role("button", name="Send the report").click()
     page.get_by_role("heading", name="Your report is in").wait_for()
     case = Case.objects.get()
@@ -60,7 +58,6 @@ def test_a_citizen_reports_follows_the_private_link_and_rates_two(page, live_ser
     page.get_by_label("2 — dissatisfied").check()
     page.get_by_label("Anything to add? (optional)").fill("Still dirty")
     assert_accessible(page, name="citizen rating")
-    screenshot(page, "citizen-rate-phone", full_page=True)
     page.get_by_role("button", name="Send my rating").click()
     page.get_by_text("a supervisor will look at the case").wait_for()
     case = Case.objects.get(pk=case.pk)
@@ -77,13 +74,11 @@ def test_the_elder_mode_has_60_px_targets_and_passes_axe(page, live_server, worl
                             ".map((e) => e.getBoundingClientRect().height)")
     assert heights and min(heights) >= 60
     assert_accessible(page, name="citizen home elder")
-    screenshot(page, "citizen-home-elder")
     page.get_by_role("link", name="Report a problem").click()
     fields = page.evaluate("() => Array.from(document.querySelectorAll('main input:not([type=hidden]), main select, "
                            "main button:not([hidden])')).map((e) => e.getBoundingClientRect().height)")
     assert min(fields) >= 60
     assert_accessible(page, name="citizen report elder")
-    screenshot(page, "citizen-report-elder")
     page.get_by_role("button", name="Send the report").click()  # empty: the errors are announced
     assert page.get_by_role("alert").is_visible()
     assert_accessible(page, name="citizen report errors elder")

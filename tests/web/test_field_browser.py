@@ -51,7 +51,6 @@ def test_a_report_made_offline_survives_a_reload_and_files_exactly_one_case(page
     expect_position = page.get_by_text(re.compile(r"accurate to ±8 m"))
     expect_position.wait_for()
     assert_accessible(page, name="field report")
-    screenshot(page, "field-report-phone")
 
     page.context.set_offline(True)
     fill_report(page)
@@ -128,7 +127,6 @@ def test_a_check_on_site_records_the_distance_and_accuracy(page, live_server, wo
     page.get_by_role("link", name=re.compile("Tasks")).click()
     page.get_by_role("heading", name=f"Check after handling · {case.number}").wait_for()
     assert_accessible(page, name="field tasks")
-    screenshot(page, "field-tasks-phone")
     page.get_by_role("link", name="Do the check").click()
     page.get_by_role("alert").filter(has_text="go to the place to check it").wait_for()  # far from the case
     assert page.get_by_role("img", name=re.compile("after handling")).count() >= 1  # the handler's photo
@@ -139,7 +137,6 @@ def test_a_check_on_site_records_the_distance_and_accuracy(page, live_server, wo
     page.wait_for_timeout(300)
     assert page.get_by_role("img", name="Photo 1", exact=True).is_visible()  # the check in progress is kept
     assert_accessible(page, name="field check")
-    screenshot(page, "field-check-phone")
     page.get_by_role("button", name="Save and send").click()
     page.get_by_text(re.compile(r"Sent: case \d+")).wait_for(timeout=30000)
     case = Case.objects.get(pk=case.pk)
@@ -186,7 +183,6 @@ def test_every_view_in_large_text_mode_passes_axe_with_44_px_targets(page, live_
             .filter(([, h]) => h < 44)""")
         assert small == [], f"{name}: targets under 44 px: {small}"
         assert_accessible(page, name=f"field {name} large text")
-        screenshot(page, f"field-{name}-large-text")
 
 
 def test_the_case_page_and_its_photos_open_offline(page, live_server, world):
