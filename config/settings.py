@@ -353,7 +353,7 @@ GRIDLOOP_WECHAT_INTAKE_REGION = os.environ.get("GRIDLOOP_WECHAT_INTAKE_REGION", 
 # A report left unfinished this long is filed as it is; requests larger than this are refused.
 GRIDLOOP_WECHAT_CONVERSATION_MINUTES = int(os.environ.get("GRIDLOOP_WECHAT_CONVERSATION_MINUTES", "30"))
 GRIDLOOP_WECHAT_MAX_BODY_BYTES = int(os.environ.get("GRIDLOOP_WECHAT_MAX_BODY_BYTES", 64 * 1024))
-GRIDLOOP_WECHAT_LANGUAGE = os.environ.get("GRIDLOOP_WECHAT_LANGUAGE", "zh-hans")  # the bot's replies
+GRIDLOOP_WECHAT_LANGUAGE = os.environ.get("GRIDLOOP_WECHAT_LANGUAGE", "zh-hans")  # the bot, and notices sent by WeChat
 # A message's signed timestamp may be this far from the server's clock; its (timestamp, nonce) is remembered for twice
 # as long (in CACHES) and may carry only the body it first came with: a leaked signed URL forges nothing, since
 # plaintext mode's signature does not cover the body.

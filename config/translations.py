@@ -20,7 +20,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # makemessages' options, shared by bin/merge-translations and the test: file names without line numbers (a line moved
 # elsewhere does not touch the catalogue, so parallel branches rarely conflict in it), no obsolete entries.
 MAKEMESSAGES = {"locale": [LOCALE], "add_location": "file", "no_obsolete": True,
-                "ignore_patterns": ["bench", "tests", "var", "docs"]}
+                "ignore_patterns": ["bench", "tests", "var", "docs", "node_modules"]}
 COMPILEMESSAGES = {"locale": [LOCALE], "ignore_patterns": [".venv", "bench", "tests", "var"]}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")
 

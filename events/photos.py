@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from config.errors import InvalidInput
@@ -75,7 +76,8 @@ def photo_check(upload, *, field: str = "photos") -> Photo:
     name = getattr(upload, "name", "photo")
     limit = settings.GRIDLOOP_PHOTO_MAX_BYTES
     if upload.size > limit:
-        raise InvalidInput(f"{name} is {upload.size / 1e6:.1f} MB; a photo may be at most {limit / 1e6:.0f} MB",
+        raise InvalidInput(_("%(name)s is %(size)s MB; a photo may be at most %(limit)s MB")
+                           % {"name": name, "size": f"{upload.size / 1e6:.1f}", "limit": f"{limit / 1e6:.0f}"},
                            field=field)
     digest = hashlib.sha256()
     for chunk in upload.chunks():
@@ -91,11 +93,13 @@ def photo_check(upload, *, field: str = "photos") -> Photo:
             metadata = _exif(image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, RuntimeError,
             Image.DecompressionBombError) as exc:
-        raise InvalidInput(f"{name} is not a readable JPEG, PNG or WebP image", field=field) from exc
+        raise InvalidInput(_("%(name)s is not a readable JPEG, PNG or WebP image") % {"name": name},
+                           field=field) from exc
     finally:
         upload.seek(0)
     if image_format not in CONTENT_TYPES:
-        raise InvalidInput(f"{name} is a {image_format} image; only JPEG, PNG and WebP are accepted", field=field)
+        raise InvalidInput(_("%(name)s is a %(format)s image; only JPEG, PNG and WebP are accepted")
+                           % {"name": name, "format": image_format}, field=field)
     clean = _reencoded(upload, image_format)
     width, height = (height, width) if metadata.get("orientation") in (5, 6, 7, 8) else (width, height)
     metadata.update(width=width, height=height, original_name=name[:200], original_sha256=digest.hexdigest())
@@ -106,7 +110,9 @@ def photo_check(upload, *, field: str = "photos") -> Photo:
 def photos_check(uploads, *, field: str = "photos", minimum: int = 0) -> list[Photo]:
     uploads = list(uploads or [])
     if len(uploads) < minimum:
-        raise InvalidInput(f"at least {minimum} photo(s) needed in {field}", field=field)
+        raise InvalidInput(_("at least %(n)s photo(s) needed in %(field)s") % {"n": minimum, "field": field},
+                           field=field)
     if len(uploads) > MAX_PHOTOS:
-        raise InvalidInput(f"at most {MAX_PHOTOS} photos in {field}, got {len(uploads)}", field=field)
+        raise InvalidInput(_("at most %(n)s photos in %(field)s, got %(got)s")
+                           % {"n": MAX_PHOTOS, "field": field, "got": len(uploads)}, field=field)
     return [photo_check(upload, field=field) for upload in uploads]

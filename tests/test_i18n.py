@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone, translation
 
-from config.translations import BASE_DIR, catalogue_path, extract, merge_fragments, problems
+from config.translations import BASE_DIR, MAKEMESSAGES, catalogue_path, extract, merge_fragments, problems
 from events.models import CaseState
 from grids.models import Role
 from tests.conftest import client_for
@@ -66,7 +66,7 @@ def test_catalogue_has_every_msgid_of_the_code_translated(tmp_path, monkeypatch,
     # translation, or a translation left fuzzy, fails here with the msgid and its file.
     if shutil.which("xgettext") is None:
         pytest.fail("GNU gettext is needed to extract the msgids (apt-get install gettext)")
-    skip = shutil.ignore_patterns(".*", "__pycache__", "var", "bench", "tests", "docs", "*.mo")
+    skip = shutil.ignore_patterns(".*", "__pycache__", "*.mo", *MAKEMESSAGES["ignore_patterns"])
     for top in BASE_DIR.iterdir():
         if top.is_dir() and not skip(str(BASE_DIR), [top.name]):
             shutil.copytree(top, tmp_path / top.name, ignore=skip)
@@ -113,3 +113,4 @@ def test_merge_fills_from_fragments_and_keeps_what_the_code_lacks(tmp_path):
     assert report.filled == 2 and report.differing == {"done": ("已有", "别的")}
     assert report.merged_fragments == [tmp_path / "a.po"] and not (tmp_path / "a.po").exists()
     assert [e.msgid for e in polib.pofile(str(tmp_path / "b.po"))] == ["later"]
+

@@ -111,7 +111,7 @@ def briefing_generate(*, region_code: str, day: date | None = None, now: datetim
     today = timezone.localdate(now)
     day = day or today - timedelta(days=1)
     if day > today:
-        raise InvalidInput(f"{day.isoformat()} has not happened yet", field="date")
+        raise InvalidInput(_("%(day)s has not happened yet") % {"day": day.isoformat()}, field="date")
     region = region_get(region_code)
     data = briefing_compute(region=region, day=day, now=now)
     with transaction.atomic():

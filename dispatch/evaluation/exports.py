@@ -69,7 +69,8 @@ def _xlsx_write(target, sheets: list[tuple[str, list, Iterable[list]]]) -> None:
         sheet.append([cell(h) for h in header])
         for count, row in enumerate(rows, start=1):
             if count > XLSX_MAX_ROWS:
-                raise Unprocessable(f"more than {XLSX_MAX_ROWS:,} rows do not fit in one XLSX sheet; download CSV",
+                raise Unprocessable(_("more than %(n)s rows do not fit in one XLSX sheet; download CSV")
+                                    % {"n": f"{XLSX_MAX_ROWS:,}"},
                                     field="export")
             sheet.append([None if v is None else cell(v) for v in row])
     book.save(target)

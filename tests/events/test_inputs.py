@@ -131,6 +131,7 @@ def test_a_confirmed_field_check_needs_a_photo_but_not_found_does_not(world):
     assert case.field_check_status == "not_found" and case.attachments.count() == 0
 
 
+@pytest.mark.usefixtures("in_english")
 def test_accepting_a_report_without_a_category_needs_one(world):
     error = _refused_input(world, "accept", "category", category=None)
     assert "category" in error.message

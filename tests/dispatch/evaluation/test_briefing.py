@@ -85,6 +85,7 @@ def test_briefing_api_html_and_xlsx(world, built):
     assert default["day"] == (MONDAY + timedelta(days=2)).isoformat() and default["counts"]["new"] == 0
 
 
+@pytest.mark.usefixtures("in_english")
 def test_daily_briefing_command(world, built, tmp_path, capsys):
     html, xlsx = tmp_path / "b.html", tmp_path / "b.xlsx"
     call_command("daily_briefing", "--date", "2026-03-02", "--region", "990101", "--html", str(html),
