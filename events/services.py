@@ -963,20 +963,21 @@ def _version_check(case: Case, actor: Actor, inputs: dict) -> None:
     try:
         expected = int(expected)
     except (TypeError, ValueError):
-        raise InvalidInput("expected_seq must be the number of the case's last event you saw",
+        raise InvalidInput(_("expected_seq must be the number of the case's last event you saw"),
                            field="expected_seq") from None
     if expected == case.last_seq:
         return
     if expected < 1 or expected > case.last_seq:
-        raise InvalidInput(f"case {case.number} has no event {expected}; its last event is {case.last_seq}",
-                           field="expected_seq")
+        raise InvalidInput(_("case %(number)s has no event %(seq)s; its last event is %(last)s")
+                           % {"number": case.number, "seq": expected, "last": case.last_seq}, field="expected_seq")
     since = [{"seq": e.seq, "kind": e.kind, "from_state": e.from_state, "to_state": e.to_state,
               "occurred_at": e.occurred_at.isoformat()}
              for e in CaseEvent.objects.filter(case=case, seq__gt=expected).order_by("seq")[:20]]
     allowed = allowed_actions(case, actor)
     raise Conflict(
-        f"case {case.number} changed after you saw it (event {expected}, now {case.last_seq}): it is "
-        f"{case.get_state_display()} now; look at it again before acting",
+        _("case %(number)s changed after you saw it (event %(seq)s, now %(last)s): it is %(state)s now; look at it "
+          "again before acting") % {"number": case.number, "seq": expected, "last": case.last_seq,
+                                    "state": case.get_state_display()},
         extra={"allowed_actions": allowed, "state": case.state, "last_seq": case.last_seq, "moved_on": since})
 
 
@@ -990,11 +991,11 @@ def _fix_into(payload: dict, case: Case, inputs: dict) -> None:
         lat, lng = float(lat), float(lng)
         accuracy = None if accuracy in (None, "") else float(accuracy)
     except (TypeError, ValueError):
-        raise InvalidInput("fix_lat, fix_lng and fix_accuracy must be numbers", field="fix_lat") from None
+        raise InvalidInput(_("fix_lat, fix_lng and fix_accuracy must be numbers"), field="fix_lat") from None
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise InvalidInput("fix_lat must be between -90 and 90 and fix_lng between -180 and 180", field="fix_lat")
+        raise InvalidInput(_("fix_lat must be between -90 and 90 and fix_lng between -180 and 180"), field="fix_lat")
     if accuracy is not None and not (0 <= accuracy <= 100_000):
-        raise InvalidInput("fix_accuracy is the fix's accuracy in metres (0 to 100,000)", field="fix_accuracy")
+        raise InvalidInput(_("fix_accuracy is the fix's accuracy in metres (0 to 100,000)"), field="fix_accuracy")
     fix = {"lat": round(lat, 7), "lng": round(lng, 7), "accuracy_m": None if accuracy is None else round(accuracy, 1)}
     if case.lat is not None and case.lng is not None:
         from .duplicates import distance_m

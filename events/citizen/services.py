@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.errors import InvalidInput
 
@@ -40,7 +41,7 @@ def normalised_phone(phone: str) -> str:
     if digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
     if len(digits) != 11 or not digits.startswith("1"):
-        raise InvalidInput("give a mobile number of 11 digits, e.g. 13812345678", field="phone")
+        raise InvalidInput(_("give a mobile number of 11 digits, e.g. 13812345678"), field="phone")
     return digits
 
 
