@@ -312,6 +312,10 @@ GRIDLOOP_GRID_INDEX_CHECK_SECONDS = float(os.environ.get("GRIDLOOP_GRID_INDEX_CH
 GRIDLOOP_CONFIG_CHECK_SECONDS = float(os.environ.get("GRIDLOOP_CONFIG_CHECK_SECONDS", "5"))
 
 GRIDLOOP_PHOTO_MAX_BYTES = int(os.environ.get("GRIDLOOP_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
+# Field app (web/field.py): above this GPS accuracy (m) the grid worker places the pin on the map; a check made
+# farther than GRIDLOOP_FIELD_FAR_M from the case's point is warned about
+GRIDLOOP_FIELD_PIN_THRESHOLD_M = int(os.environ.get("GRIDLOOP_FIELD_PIN_THRESHOLD_M", "50"))
+GRIDLOOP_FIELD_FAR_M = int(os.environ.get("GRIDLOOP_FIELD_FAR_M", "200"))
 # Reports filed by grid workers are accepted on filing (立案) by rule; hotline/web reports wait for a dispatcher.
 GRIDLOOP_AUTO_ACCEPT_PATROL = env_bool("GRIDLOOP_AUTO_ACCEPT_PATROL", True)
 # A citizen may rate within this many hours of the on-site check; after it a dispatcher may close without feedback.

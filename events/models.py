@@ -598,5 +598,24 @@ class WeChatAccessToken(models.Model):
         return f"{self.app_id} (until {self.expires_at:%Y-%m-%d %H:%M})"
 
 
+class CitizenLink(models.Model):
+    """A citizen's private link to follow a case they reported on the citizen page (/c/). Only the SHA-256 of the
+    link's random token is kept (unique), so the database cannot hand out links; the token is shown once to the
+    reporter (and sent by SMS when the SMS channel is configured)."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="citizen_links")
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    phone = models.CharField(_("citizen phone"), max_length=20, blank=True)
+    phone_confirmed = models.BooleanField(_("phone confirmed by SMS code"), default=False)
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("citizen follow link")
+        verbose_name_plural = _("citizen follow links")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.token_hash[:8]}…"
+
+
 # --- IoT sensors: defined in events/sensors/models.py, imported here so they belong to this app ----------------------
 from events.sensors.models import *  # noqa: E402, F403

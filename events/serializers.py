@@ -147,6 +147,13 @@ class CaseActionSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=15,
         help_text=_("accept an unstructured report without lat/lng: the street, community or unit grid."))
     address = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    expected_seq = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text=_("The case's last event (seq) the action was made on: 409 if the case moved on since."))
+    fix_lat = serializers.FloatField(required=False, help_text=_("verify, field_check: your GPS latitude on site."))
+    fix_lng = serializers.FloatField(required=False, help_text=_("verify, field_check: your GPS longitude on site."))
+    fix_accuracy = serializers.FloatField(required=False, min_value=0,
+                                          help_text=_("verify, field_check: the GPS fix's accuracy in metres."))
 
 
 class FlexibleDateTimeField(serializers.Field):

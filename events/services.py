@@ -672,6 +672,7 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
                                             actor_id=actor.user.pk if actor.user else None,
                                             payload__idempotency_key=key).exists():
             return case  # a retry of an action already taken (checked under the row lock): nothing more happens
+        _version_check(case, actor, inputs)
         if case.state not in spec.sources:
             raise _conflict(case, actor, _("cannot %(action)s a case that is %(state)s")
                              % {"action": spec.name, "state": case.get_state_display()})
@@ -803,6 +804,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
             raise InvalidInput(_("result must be confirmed or not_found"), field="result")
         case.field_check_status = result
         payload["result"] = result
+        _fix_into(payload, case, inputs)
         minimum = 1 if result == FieldCheck.CONFIRMED else 0
         _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=minimum), AttachmentKind.CHECK,
                      actor, now)
@@ -848,6 +850,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         case.extension_pending = False  # a request still waiting lapses with the handling (as on return)
         _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=1), AttachmentKind.AFTER, actor, now)
     elif name == "verify":
+        _fix_into(payload, case, inputs)
         _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=1), AttachmentKind.CHECK, actor, now)
         case.verified_at = now
     elif name == "rework":
@@ -998,6 +1001,57 @@ def case_contact_view(*, case: Case, user) -> dict:
     report = case.reports.order_by("id").first()
     return {"name": report.citizen_name, "phone": report.citizen_phone, "email": report.citizen_email}
 
+
+# --- Offline clients: the version an action was made on, and the on-site position fix -----------------------------------
+def _version_check(case: Case, actor: Actor, inputs: dict) -> None:
+    """An action prepared offline names the case's last event it was made on (``expected_seq``); if the case moved
+    on since (someone else acted, it was re-dispatched or cancelled), the action is refused with a 409 that lists what
+    happened meanwhile, instead of being applied to a case the actor has not seen. The caller holds the row lock."""
+    expected = inputs.get("expected_seq")
+    if expected in (None, ""):
+        return
+    try:
+        expected = int(expected)
+    except (TypeError, ValueError):
+        raise InvalidInput(_("expected_seq must be the number of the case's last event you saw"),
+                           field="expected_seq") from None
+    if expected == case.last_seq:
+        return
+    if expected < 1 or expected > case.last_seq:
+        raise InvalidInput(_("case %(number)s has no event %(seq)s; its last event is %(last)s")
+                           % {"number": case.number, "seq": expected, "last": case.last_seq}, field="expected_seq")
+    since = [{"seq": e.seq, "kind": e.kind, "from_state": e.from_state, "to_state": e.to_state,
+              "occurred_at": e.occurred_at.isoformat()}
+             for e in CaseEvent.objects.filter(case=case, seq__gt=expected).order_by("seq")[:20]]
+    allowed = allowed_actions(case, actor)
+    raise Conflict(
+        _("case %(number)s changed after you saw it (event %(seq)s, now %(last)s): it is %(state)s now; look at it "
+          "again before acting") % {"number": case.number, "seq": expected, "last": case.last_seq,
+                                    "state": case.get_state_display()},
+        extra={"allowed_actions": allowed, "state": case.state, "last_seq": case.last_seq, "moved_on": since})
+
+
+def _fix_into(payload: dict, case: Case, inputs: dict) -> None:
+    """Record the actor's on-site position fix (``fix_lat``/``fix_lng``, ``fix_accuracy`` in metres, from the phone's
+    GPS) in the event, with its distance from the case's point: a check made far from the case can be seen."""
+    lat, lng, accuracy = inputs.get("fix_lat"), inputs.get("fix_lng"), inputs.get("fix_accuracy")
+    if lat in (None, "") and lng in (None, ""):
+        return
+    try:
+        lat, lng = float(lat), float(lng)
+        accuracy = None if accuracy in (None, "") else float(accuracy)
+    except (TypeError, ValueError):
+        raise InvalidInput(_("fix_lat, fix_lng and fix_accuracy must be numbers"), field="fix_lat") from None
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise InvalidInput(_("fix_lat must be between -90 and 90 and fix_lng between -180 and 180"), field="fix_lat")
+    if accuracy is not None and not (0 <= accuracy <= 100_000):
+        raise InvalidInput(_("fix_accuracy is the fix's accuracy in metres (0 to 100,000)"), field="fix_accuracy")
+    fix = {"lat": round(lat, 7), "lng": round(lng, 7), "accuracy_m": None if accuracy is None else round(accuracy, 1)}
+    if case.lat is not None and case.lng is not None:
+        from .duplicates import distance_m
+
+        fix["distance_m"] = round(distance_m(lat, lng, case.lat, case.lng), 1)
+    payload["fix"] = fix
 
 # --- A caller joins an open case (instead of a duplicate), and progress inquiries answered by the hotline ------------
 _case_for_report_add = CompiledQuery(
