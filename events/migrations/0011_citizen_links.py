@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0008_leaner_indexes'),
+        ('events', '0010_category_manual_accept'),
     ]
 
     operations = [
