@@ -4,6 +4,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.files import File
 from PIL import Image, UnidentifiedImageError
 
 from config.errors import InvalidInput
@@ -16,7 +17,7 @@ Image.MAX_IMAGE_PIXELS = 80_000_000  # refuse decompression bombs
 
 @dataclass(frozen=True)
 class Photo:
-    upload: object  # the UploadedFile, rewound
+    upload: File  # the UploadedFile, rewound
     content_type: str
     size: int
     sha256: str

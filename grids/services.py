@@ -2,6 +2,7 @@
 
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -95,7 +96,7 @@ def _read_feature(index: int, feature, problems: list[str]) -> _Feature | None:
 def _regions_by_code(codes, chunk: int = 2000) -> list[Region]:
     """Stored regions with these codes, queried in chunks (SQLite builds limit the number of SQL variables)."""
     codes = sorted(codes)
-    found = []
+    found: list[Region] = []
     for start in range(0, len(codes), chunk):
         found += Region.objects.filter(code__in=codes[start:start + chunk]).select_related("parent")
     return found
@@ -190,7 +191,7 @@ def region_feature(region: Region) -> dict:
             "code": region.code,
             "name": region.name,
             "level": region.level,
-            "parent_code": region.parent.code if region.parent_id else None,
+            "parent_code": cast(Region, region.parent).code if region.parent_id else None,
         },
         "geometry": region.boundary,
     }
@@ -216,7 +217,7 @@ def department_create(*, code: str, name: str, type: str, region: Region, level:
     return department
 
 
-ROLE_SHAPES = {
+ROLE_SHAPES: dict[str, str] = {
     Role.GRID_WORKER: "a unit grid",
     Role.OPERATOR: "a region",
     Role.SUPERVISOR: "a region",
@@ -240,9 +241,9 @@ def role_assign(
         or (role == Role.ADMIN and region is None and department is None)
     )
     if ok and role == Role.GRID_WORKER:
-        ok = region.level == Level.GRID
+        ok = cast(Region, region).level == Level.GRID
     if ok and role == Role.DISPATCHER:
-        ok = region.level in COMMAND_LEVELS
+        ok = cast(Region, region).level in COMMAND_LEVELS
     if not ok:
         raise InvalidInput(f"a {role} is assigned to {ROLE_SHAPES[role]}", field="region" if needs_region else "department")
     assignment, created = RoleAssignment.objects.get_or_create(user=user, role=role, region=region,
