@@ -82,8 +82,9 @@ FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 @pytest.fixture(autouse=True)
 def _fresh_process_copies():
-    """Each test starts with none of this process's copies of database rows (roles, rules, policies, calendar): an
-    earlier test's rolled-back rows cannot be served from them."""
+    """Each test starts with none of this process's copies of database rows (roles, sensor rules and devices, SLA
+    policies, the work calendar) and the grid index re-checks its version: an earlier test's rolled-back rows cannot
+    be served from them, whatever their ids."""
     from dispatch.selectors import work_calendar_invalidate
     from dispatch.sla import sla_policies_invalidate
     from events.sensors.services import sensor_config_invalidate
@@ -148,6 +149,7 @@ def assert_field_error(response, field: str, *words: str) -> None:
         assert word in body["fields"][field][0], body
 
 
+@pytest.hookimpl(trylast=True)  # (after pytest-django's ordering: database tests, transactional ones, the rest)
 def pytest_collection_modifyitems(config, items):
     from django.db import connection
 
@@ -156,3 +158,7 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+    # The slow end-to-end tests first: under pytest-xdist one worker waits on them while the others take the rest,
+    # instead of everyone else finishing and waiting for them at the end. (Order does not matter otherwise: the
+    # shared world is back after every transactional test.)
+    items.sort(key=lambda item: "slow" not in item.keywords)

@@ -111,7 +111,8 @@ def world_exists() -> bool:
 
 
 def world_build() -> None:
-    """The small city, the 81 categories, four departments and one user per role and place, through the services."""
+    """The small city, the categories (events/data/categories.csv), four departments and one user per role and place,
+    through the services."""
     from events.services import categories_load
 
     regions = small_city()
