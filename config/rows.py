@@ -16,6 +16,7 @@ For plain rows of the caller's own: no multi-table inheritance, no deferred fiel
 import json
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import TypeVar
 from uuid import UUID
 
 from django.db import connections, router
@@ -55,7 +56,10 @@ def _update_statement(model, connection, names: tuple[str, ...] | None) -> tuple
     return found
 
 
-def row_insert(obj: Model) -> Model:
+M = TypeVar("M", bound=Model)
+
+
+def row_insert(obj: M) -> M:
     """INSERT ``obj`` as ``obj.save(force_insert=True)`` would; its primary key is set from the database."""
     model = type(obj)
     alias = router.db_for_write(model, instance=obj)

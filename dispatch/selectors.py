@@ -132,7 +132,7 @@ def grid_worker_tasks(user) -> list:
     open_clocks = {clock.case_id: clock for clock in StageClock.objects.filter(
         case_id__in=[c.pk for c in cases], finished_at__isnull=True).order_by("started_at")}
     for case in cases:
-        case.open_clock = open_clocks.get(case.pk)
+        case.open_clock = open_clocks.get(case.pk)  # type: ignore[attr-defined]  # (for the page)
     far = timezone.now() + timedelta(days=3650)
     return sorted(cases, key=lambda c: (c.open_clock.deadline if c.open_clock else far, c.created_at))
 

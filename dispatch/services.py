@@ -98,7 +98,7 @@ def sla_policy_check(values: dict, policy_id: int | None) -> None:
         raise InvalidInput(_("The category %(code)s is no longer in use.") % {"code": category.code},
                            field="category")
     same = SlaPolicy.objects.filter(stage=values["stage"], category=category, urgency=values["urgency"],
-                                    level=values["level"]).exclude(pk=policy_id).values_list("pk", flat=True).first()
+                                    level=values["level"]).exclude(pk=policy_id).values_list("pk", flat=True).first()  # type: ignore[misc]  # (pk=None: IS NULL, valid; the stubs want a value)
     if same is not None:
         raise InvalidInput(_("SLA policy %(id)s already sets this stage for the same category, urgency and level: "
                              "change that one instead.") % {"id": same}, field="non_field_errors",

@@ -2,8 +2,12 @@
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .models import ActorKind
+
+if TYPE_CHECKING:
+    from grids.models import User
 
 
 def citizen_key(*, phone: str = "", openid: str = "", email: str = "") -> str:
@@ -22,7 +26,7 @@ def citizen_key(*, phone: str = "", openid: str = "", email: str = "") -> str:
 @dataclass(frozen=True)
 class Actor:
     kind: str
-    user: object = None
+    user: "User | None" = None
     ref: str = ""
 
     @classmethod

@@ -25,7 +25,7 @@ class LimitUnit(models.TextChoices):
     NATURAL_DAY = "natural_day", _("calendar days")  # 自然日
 
 
-KIND_LETTER = {CategoryKind.COMPONENT: "C", CategoryKind.EVENT: "E"}
+KIND_LETTER: dict[str, str] = {CategoryKind.COMPONENT: "C", CategoryKind.EVENT: "E"}
 
 
 class Category(models.Model):

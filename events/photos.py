@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -25,7 +26,7 @@ Image.MAX_IMAGE_PIXELS = 80_000_000  # refuse decompression bombs
 
 @dataclass(frozen=True)
 class Photo:
-    upload: object  # the UploadedFile, rewound
+    upload: File  # the UploadedFile, rewound
     content_type: str
     size: int
     sha256: str

@@ -1,9 +1,11 @@
 """Reads for the events app."""
 
+from collections.abc import Callable
 from copy import copy
 from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import ForeignKey, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from config.compiled import CompiledQuery
@@ -111,7 +113,7 @@ def with_related(case: Case, **rows) -> Case:
         queryset = getattr(case, name).get_queryset()  # what Django's own prefetch_one_level does
         queryset._result_cache, queryset._prefetch_done = list(objects), True
         cache[name] = queryset
-    case._prefetched_objects_cache = cache
+    case._prefetched_objects_cache = cache  # type: ignore[attr-defined]  # (Django's own, not in the stubs)
     return case
 
 
@@ -139,8 +141,8 @@ def case_detail_complete(case: Case) -> Case:
     with it): regions, merge target, reports, photos, event log and clocks — those not on the case already (a service
     that just changed the case hands over its regions and clocks)."""
     regions = ("grid", "street", "district")
-    if not all(Case._meta.get_field(name).is_cached(case) for name in regions):
-        ids = {case.grid_id, case.street_id, case.district_id} - {None}
+    if not all(cast(ForeignKey, Case._meta.get_field(name)).is_cached(case) for name in regions):
+        ids = cast(set[int], {case.grid_id, case.street_id, case.district_id} - {None})
         found = {r.pk: r for r in Region.objects.only("id", "code", "name", "level").filter(pk__in=ids)}
         case.grid, case.street, case.district = (found.get(getattr(case, f"{name}_id")) for name in regions)
     if case.merged_into_id is not None:
@@ -150,7 +152,7 @@ def case_detail_complete(case: Case) -> Case:
 
 
 # The rows of a case detail, by case id: compiled once (config.compiled), as they are read after every action.
-_DETAIL_ROWS = {
+_DETAIL_ROWS: dict[str, Callable[[int], list]] = {
     "reports": CompiledQuery(lambda case_id: InboundReport.objects.filter(case_id=case_id).order_by("id"), int),
     "attachments": CompiledQuery(lambda case_id: Attachment.objects.filter(case_id=case_id).order_by("id"), int),
     "events": CompiledQuery(

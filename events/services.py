@@ -1,11 +1,12 @@
 """Writes for the events app: categories, case intake (受理), the one case transition function ``case_act``, the
 case event log appends, and contact-detail views."""
 import logging
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -20,7 +21,7 @@ from dispatch.clocks import clocks_for_new_case, clocks_on_transition
 from dispatch.outbox import notifications_for_event
 from dispatch.routing import route
 from dispatch.supervision import supervision_order_create
-from grids.models import Department, DepartmentType, Level, Region, Role
+from grids.models import Department, DepartmentType, Level, Region, Role, User
 from grids.selectors import ancestor_codes, covers, locate, roles_of
 
 from . import chain
@@ -145,7 +146,7 @@ def category_set_active(*, category: Category, active: bool) -> Category:
 log = logging.getLogger(__name__)
 MAX_EXTENSIONS = 2
 RETURNS_BEFORE_LEVEL_UP = 2  # a case returned twice goes up one level for re-dispatch
-NEXT_LEVEL = {CommandLevel.STREET: CommandLevel.DISTRICT, CommandLevel.DISTRICT: CommandLevel.CITY}
+NEXT_LEVEL: dict[str, str] = {CommandLevel.STREET: CommandLevel.DISTRICT, CommandLevel.DISTRICT: CommandLevel.CITY}
 
 
 def case_number_next(now: datetime) -> str:
@@ -163,7 +164,7 @@ def case_number_next(now: datetime) -> str:
         # a caller's transaction this must not be done (it would relax that whole transaction's commit).
         sql = ("UPDATE events_casenumbersequence SET last = last + 1 "
                "WHERE day = %s AND set_config('synchronous_commit', 'off', true) = 'off' RETURNING last")
-        block = nullcontext()
+        block: AbstractContextManager = nullcontext()
     else:  # (inside the caller's transaction: no savepoint of its own, the statement is atomic by itself)
         block = nullcontext() if connection.in_atomic_block else transaction.atomic()
     with block, connection.cursor() as cursor:
@@ -263,7 +264,7 @@ def _place(data: ReportInput) -> tuple[Region | None, Region]:
         return None, _intake_center(data)
     if (data.lat is None) != (data.lng is None):
         raise InvalidInput(_("give both lat and lng, or neither"), field="lat" if data.lat is None else "lng")
-    if data.lat is not None:
+    if data.lat is not None and data.lng is not None:  # (both, or neither: checked above)
         if not (-90 <= data.lat <= 90):
             raise InvalidInput(_("lat must be between -90 and 90"), field="lat")
         if not (-180 <= data.lng <= 180):
@@ -289,7 +290,7 @@ def _place(data: ReportInput) -> tuple[Region | None, Region]:
 
 def _intake_role(actor: Actor, channel: str, region: Region) -> str:
     """Which role lets this staff actor file on this channel here (403 otherwise)."""
-    user = actor.user
+    user = cast(User, actor.user)  # (staff)
     if channel == Channel.PATROL:
         if any(a.role == Role.GRID_WORKER for a in roles_of(user)):
             return Role.GRID_WORKER
@@ -395,7 +396,7 @@ def _case_file(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     ancestors = {r.level: r for r in known}
     ancestors[region.level] = region
     outside = role == Role.GRID_WORKER and not any(
-        a.role == Role.GRID_WORKER and grid is not None and a.region_id == grid.pk for a in roles_of(actor.user)
+        a.role == Role.GRID_WORKER and grid is not None and a.region_id == grid.pk for a in roles_of(cast(User, actor.user))
     )
     key = citizen_key(phone=data.citizen_phone, openid=data.citizen_openid, email=data.citizen_email)
     now = timezone.now()
@@ -411,7 +412,7 @@ def _case_file(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     number = case_number_next(now)
     files = bool(photos or before or after)
     auto_accept = (data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL
-                   and not data.category.manual_accept)  # (a patrol report has a category)
+                   and not (data.category is not None and data.category.manual_accept))
     # Without photos or an action to follow, the case and its first rows go in as one statement on PostgreSQL
     # (config.rows.rows_insert), atomic on its own: then no transaction is opened around it.
     together = not files and not auto_accept
@@ -425,7 +426,7 @@ def _case_file(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             self_handled=data.self_handled, outside_reporter_grids=outside,
             reporter=actor.user, citizen_key=key, created_at=now, updated_at=now,
         )
-        payload = {"channel": data.channel, "region_code": region.code, "photos": []}
+        payload: dict[str, Any] = {"channel": data.channel, "region_code": region.code, "photos": []}
         if outside:
             payload["outside_reporter_grids"] = True
         if data.self_handled:
@@ -554,7 +555,7 @@ def _report_join(candidate: Candidate, *, actor: Actor, data: ReportInput, descr
         found = _case_to_join(candidate.pk)
         if not found or found[0].state not in OPEN_STATES:
             return None
-        case = found[0]
+        case = cast(Case, found[0])  # (narrows the parameter's Case | str)
         report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
                                  now=now)
         attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, case.last_seq + 1)
@@ -567,7 +568,7 @@ def _report_join(candidate: Candidate, *, actor: Actor, data: ReportInput, descr
 
 
 # --- Unstructured citizen reports: owned by a command center until a dispatcher locates them on acceptance -------------
-OWNING_LEVEL = {Level.CITY: CommandLevel.CITY, Level.DISTRICT: CommandLevel.DISTRICT}  # else the street's center
+OWNING_LEVEL: dict[str, str] = {Level.CITY: CommandLevel.CITY, Level.DISTRICT: CommandLevel.DISTRICT}  # else the street's center
 
 
 def _intake_center(data: ReportInput) -> Region:
@@ -656,13 +657,15 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
     now = timezone.now()
     with transaction.atomic():
         target = None
+        found: Case | None
         if spec.name == "merge" and inputs.get("target"):
             locked = _lock_pair(number, str(inputs["target"]))
-            case, target = locked.get(number), locked.get(str(inputs["target"]))
+            found, target = locked.get(number), locked.get(str(inputs["target"]))
         else:
-            case = next(iter(_case_for_action(number)), None)
-        if case is None:
+            found = next(iter(_case_for_action(number)), None)
+        if found is None:
             raise NotFound(_("no case %(number)s") % {"number": number})
+        case = found
         mine = [c for c in capacities(actor, case) if c in spec.by]
         if not mine:
             raise PermissionDenied(_("you may not %(action)s case %(number)s: it is outside your role or area")
@@ -710,7 +713,7 @@ def _notify(case: Case, *, since_seq: int, last: CaseEvent) -> None:
         notifications_for_event(case=case, event=event)
 
 
-LEVEL_RANK = {CommandLevel.STREET: 0, CommandLevel.DISTRICT: 1, CommandLevel.CITY: 2}
+LEVEL_RANK: dict[str, int] = {CommandLevel.STREET: 0, CommandLevel.DISTRICT: 1, CommandLevel.CITY: 2}
 
 
 def _escalate(case: Case, policy: str = "") -> dict:
@@ -814,7 +817,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         if inputs.get("explanation"):
             payload["explanation"] = inputs["explanation"]
     elif name == "return":
-        payload["department"] = case.department.code
+        payload["department"] = cast(Department, case.department).code
         case.department = None
         case.returns_count += 1
         if case.returns_count % RETURNS_BEFORE_LEVEL_UP == 0 and case.level in NEXT_LEVEL:
@@ -939,6 +942,7 @@ def cases_lock(ids, *, only: tuple[str, ...] | None = None) -> dict[int, Case]:
     """Lock the cases with these ids, in id order: the order every writer of several cases takes them in, so that
     two of them wait for each other instead of deadlocking. Returns them by id (those that exist); with ``only``,
     read with just those columns (the others are deferred: read on first use)."""
+    query: CompiledQuery | None
     if only is None:
         query = _cases_for_update
     else:
@@ -998,7 +1002,7 @@ def case_contact_view(*, case: Case, user) -> dict:
                 and a.region is not None and case.region_code.startswith(a.region.subtree_prefix))
     ContactView.objects.create(case=case, user=user, role=role, viewed_at=timezone.now())
     log.info("contact view: user=%s case=%s role=%s", user.pk, case.number, role)
-    report = case.reports.order_by("id").first()
+    report = cast(InboundReport, case.reports.order_by("id").first())  # (every case has its first report)
     return {"name": report.citizen_name, "phone": report.citizen_phone, "email": report.citizen_email}
 
 
@@ -1038,7 +1042,7 @@ def _fix_into(payload: dict, case: Case, inputs: dict) -> None:
     if lat in (None, "") and lng in (None, ""):
         return
     try:
-        lat, lng = float(lat), float(lng)
+        lat, lng = float(lat), float(lng)  # type: ignore[arg-type]  # None: TypeError below
         accuracy = None if accuracy in (None, "") else float(accuracy)
     except (TypeError, ValueError):
         raise InvalidInput(_("fix_lat, fix_lng and fix_accuracy must be numbers"), field="fix_lat") from None
@@ -1082,7 +1086,7 @@ def case_report_add(*, case: Case | str, actor: Actor, data: ReportInput) -> tup
         found = _case_for_report_add(number)
         if not found:
             raise NotFound(f"no case {number}")
-        case = found[0]
+        case = cast(Case, found[0])  # (narrows the parameter's Case | str)
         role = _intake_role(actor, data.channel, Region(code=case.region_code))
         if data.idempotency_key:  # checked under the lock: a double submit waits here and finds the first report
             existing = _report_by_idempotency_key(scope, data.idempotency_key)
@@ -1123,7 +1127,7 @@ def case_inquiry_answer(*, case: Case | str, actor: Actor, citizen_phone: str = 
         found = _case_for_report_add(number)
         if not found:
             raise NotFound(f"no case {number}")
-        case = found[0]
+        case = cast(Case, found[0])  # (narrows the parameter's Case | str)
         if "operator" not in capacities(actor, case):
             raise PermissionDenied(f"only a hotline operator whose region covers case {case.number} answers for it")
         if key and CaseEvent.objects.filter(case=case, kind=INQUIRY_ANSWERED, actor_id=actor.user.pk,

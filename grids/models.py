@@ -22,7 +22,7 @@ class Level(models.TextChoices):
 
 LEVEL_ORDER = [Level.CITY, Level.DISTRICT, Level.STREET, Level.COMMUNITY, Level.GRID]
 # Levels at which a command center (指挥中心) sits and departments belong.
-COMMAND_LEVELS = [Level.CITY, Level.DISTRICT, Level.STREET]
+COMMAND_LEVELS: list[str] = [Level.CITY, Level.DISTRICT, Level.STREET]
 
 
 class Region(models.Model):
@@ -35,6 +35,7 @@ class Region(models.Model):
         "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
     boundary = models.JSONField(_("boundary (GeoJSON, WGS84)"))
+    _gridloop_ancestors: list["Region"]  # (not a field) as the locate index knows them: events.services._place
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -128,6 +129,7 @@ class User(AbstractUser):
     # departments they name, change (migration grids 0002): the token or session read brings it along, so
     # grids.selectors.roles_of can keep a process-wide copy of the roles and know at no cost when it is stale.
     roles_version = models.BigIntegerField(_("roles version"), default=roles_version_start, editable=False)
+    _gridloop_roles: list["RoleAssignment"]  # (not a field) the roles read for this object: grids.selectors.roles_of
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("staff user")

@@ -8,6 +8,7 @@ region code (a case's grid code, a report's street code …) to what the user ma
 import threading
 import time
 from dataclasses import dataclass
+from typing import cast, overload
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -32,7 +33,8 @@ def grid_index_build(version: int | None = None) -> geo.GridIndex:
         row[0]: row[1:]
         for row in Region.objects.exclude(level=Level.GRID).values_list("id", "level", "code", "name", "parent_id")
     }
-    entries, geometries = [], []
+    entries: list[geo.GridEntry] = []
+    geometries: list = []
     for region_id, code, name, boundary, parent_id in Region.objects.filter(level=Level.GRID).values_list(
         "id", "code", "name", "boundary", "parent_id"
     ).iterator(chunk_size=5000):
@@ -132,6 +134,12 @@ def is_admin(user: User) -> bool:
     return bool(getattr(user, "is_superuser", False)) or any(r.role == Role.ADMIN for r in roles_of(user))
 
 
+@overload
+def scope_prefixes(user: User) -> set[str] | None: ...
+@overload
+def scope_prefixes(user: User, roles: tuple[str, ...]) -> set[str]: ...
+@overload
+def scope_prefixes(user: User, roles: tuple[str, ...] | None = None) -> set[str] | None: ...
 def scope_prefixes(user: User, roles: tuple[str, ...] | None = None) -> set[str] | None:
     """Region code prefixes the user's roles cover; None means everywhere (admin, when roles is not given)."""
     if roles is None and is_admin(user):
@@ -219,7 +227,7 @@ def scope_of(user: User) -> Scope:
     return Scope(
         roles=roles_of(user),
         is_admin=is_admin(user),
-        grid_codes=sorted(a.region.code for a in roles_of(user) if a.role == Role.GRID_WORKER),
+        grid_codes=sorted(cast(Region, a.region).code for a in roles_of(user) if a.role == Role.GRID_WORKER),
         region_prefixes=None if prefixes is None else sorted(prefixes),
         department_codes=sorted(d.code for d in departments_of(user)),
         command_center_codes=sorted(r.code for r in command_centers_of(user)),

@@ -2,9 +2,11 @@
 
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -99,7 +101,7 @@ def _read_feature(index: int, feature, problems: list[str]) -> _Feature | None:
 def _regions_by_code(codes, chunk: int = 2000) -> list[Region]:
     """Stored regions with these codes, queried in chunks (SQLite builds limit the number of SQL variables)."""
     codes = sorted(codes)
-    found = []
+    found: list[Region] = []
     for start in range(0, len(codes), chunk):
         found += Region.objects.filter(code__in=codes[start:start + chunk]).select_related("parent")
     return found
@@ -194,7 +196,7 @@ def region_feature(region: Region) -> dict:
             "code": region.code,
             "name": region.name,
             "level": region.level,
-            "parent_code": region.parent.code if region.parent_id else None,
+            "parent_code": cast(Region, region.parent).code if region.parent_id else None,
         },
         "geometry": region.boundary,
     }
@@ -222,7 +224,7 @@ def department_create(*, code: str, name: str, type: str, region: Region, level:
     return department
 
 
-ROLE_SHAPES = {
+ROLE_SHAPES: dict[str, Promise] = {
     Role.GRID_WORKER: gettext_lazy("a unit grid"),
     Role.OPERATOR: gettext_lazy("a region"),
     Role.SUPERVISOR: gettext_lazy("a region"),
@@ -247,9 +249,9 @@ def role_assign(
         or (role == Role.ADMIN and region is None and department is None)
     )
     if ok and role == Role.GRID_WORKER:
-        ok = region.level == Level.GRID
+        ok = cast(Region, region).level == Level.GRID
     if ok and role == Role.DISPATCHER:
-        ok = region.level in COMMAND_LEVELS
+        ok = cast(Region, region).level in COMMAND_LEVELS
     if not ok:
         raise InvalidInput(_("a %(role)s is assigned to %(shape)s") % {"role": role, "shape": ROLE_SHAPES[role]},
                            field="region" if needs_region else "department")

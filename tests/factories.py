@@ -12,9 +12,10 @@ Layout (lng, lat), unit squares of 0.01°, each community split into two grids s
 """
 
 from itertools import count
+from types import SimpleNamespace
 
-from grids.models import Department, Level, Region, User
-from grids.services import department_create, regions_import, role_assign
+from grids.models import Department, Level, Region, Role, RoleAssignment, User
+from grids.services import department_create, geo_version_bump, regions_import, role_assign
 
 LNG0, LAT0, STEP = 120.0, 30.0, 0.01
 
@@ -53,7 +54,10 @@ def small_city() -> dict[str, Region]:
 
 def grid_center(code: str) -> tuple[float, float]:
     """(lat, lng) of the middle of a small_city grid."""
-    region = Region.objects.get(code=code, level=Level.GRID)
+    return _center(Region.objects.get(code=code, level=Level.GRID))
+
+
+def _center(region: Region) -> tuple[float, float]:
     ring = region.boundary["coordinates"][0]
     lngs, lats = [p[0] for p in ring], [p[1] for p in ring]
     return (min(lats) + max(lats)) / 2, (min(lngs) + max(lngs)) / 2
@@ -75,3 +79,75 @@ def make_user(username: str | None = None, *roles: tuple) -> User:
         else:
             role_assign(user=user, role=role, region=target)
     return user
+
+
+# --- The shared world (tests/events/conftest.py documents its members) ----------------------------------------------
+# Built once per test database (tests/conftest.py: django_db_setup, and again after a test that flushed the database);
+# each test reads it back with world_load() and changes it only inside its own rolled-back transaction.
+WORLD_GRID = "990101001001001"
+WORLD_CATEGORY = "E0101"
+WORLD_DEPARTMENTS = {  # name → (region, type, code)
+    "dept": ("990101001", "环卫", "s1-huanwei"),
+    "dept_y": ("990101001", "市政", "s1-shizheng"),
+    "dept_b": ("990101002", "环卫", "s2-huanwei"),
+    "district_dept": ("990101", "水务", "d1-shuiwu"),
+}
+WORLD_USERS = {  # username → (role, region code or department name)
+    "worker": (Role.GRID_WORKER, WORLD_GRID),
+    "worker2": (Role.GRID_WORKER, "990101002001001"),
+    "dispatcher": (Role.DISPATCHER, "990101001"),
+    "dispatcher_b": (Role.DISPATCHER, "990101002"),
+    "district_dispatcher": (Role.DISPATCHER, "990101"),
+    "city_dispatcher": (Role.DISPATCHER, "990100"),
+    "handler": (Role.HANDLER, "dept"),
+    "handler_y": (Role.HANDLER, "dept_y"),
+    "supervisor": (Role.SUPERVISOR, "990101"),
+    "operator": (Role.OPERATOR, "990100"),
+}
+
+
+def world_exists() -> bool:
+    return User.objects.filter(username__in=WORLD_USERS).count() == len(WORLD_USERS)
+
+
+def world_build() -> None:
+    """The small city, the categories (events/data/categories.csv), four departments and one user per role and place,
+    through the services."""
+    from events.services import categories_load
+
+    regions = small_city()
+    categories_load()
+    departments = {name: make_department(regions[region], type=type_, code=code)
+                   for name, (region, type_, code) in WORLD_DEPARTMENTS.items()}
+    for username, (role, target) in WORLD_USERS.items():
+        make_user(username, (role, departments[target] if target in departments else regions[target]))
+
+
+def world_remove() -> None:
+    """Empty the shared world's tables, for tests that build their own geography, staff or categories (inside the
+    test's transaction: the world is back for the next test)."""
+    from django.db import connection
+
+    from events.models import Category
+
+    with connection.cursor() as cursor:
+        for model in (RoleAssignment, User, Department, Region, Category):  # (references first)
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
+    geo_version_bump()  # the grid index of this process sees the regions gone
+
+
+def world_load() -> SimpleNamespace:
+    """Fresh objects of the shared world for one test (a test may change them: nothing is shared in memory)."""
+    from events.models import Category
+
+    regions = {r.code: r for r in Region.objects.all()}
+    w = SimpleNamespace(regions=regions, grid=WORLD_GRID, category=Category.objects.get(code=WORLD_CATEGORY))
+    by_code = {d.code: d for d in Department.objects.select_related("region").filter(
+        code__in=[code for _region, _type, code in WORLD_DEPARTMENTS.values()])}
+    for name, (_region, _type, code) in WORLD_DEPARTMENTS.items():
+        setattr(w, name, by_code[code])
+    by_username = {u.username: u for u in User.objects.filter(username__in=WORLD_USERS)}
+    for username in WORLD_USERS:
+        setattr(w, username, by_username[username])
+    w.point = _center(regions[WORLD_GRID])
+    return w

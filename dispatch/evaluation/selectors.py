@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any, cast
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
@@ -124,7 +126,7 @@ def segments(period: Period) -> list[tuple[str, date, date]]:
         - timedelta(days=1)
     if first_month > last_month_end:
         return [(Grain.DAY, period.first, period.last)]
-    parts = []
+    parts: list[tuple[str, date, date]] = []
     if period.first < first_month:
         parts.append((Grain.DAY, period.first, first_month - timedelta(days=1)))
     parts.append((Grain.MONTH, first_month, last_month_end.replace(day=1)))
@@ -240,7 +242,7 @@ def counter_sums(*, group_by: str, period: Period, scope: MetricsScope,
         when = Q(pk__in=[])
         for grain, first, last in segments(period):
             when |= Q(grain=grain, period__range=(first, last))
-        rows = (SummaryFact.objects.filter(when, _prefix_q(scope.prefixes, "scope"), dim=group_by)
+        rows: QuerySet[Any, Any] = (SummaryFact.objects.filter(when, _prefix_q(scope.prefixes, "scope"), dim=group_by)
                 .values("key").annotate(**sums_of).order_by())
         for row in rows:
             found[row.pop("key")] = row
@@ -248,7 +250,7 @@ def counter_sums(*, group_by: str, period: Period, scope: MetricsScope,
     if group_by == "person":
         rows = FactItem.objects.filter(day__range=(period.first, period.last))
         rows = rows.filter(_item_filter_q(scope))
-        for row in rows.values("person").annotate(**sums_of).order_by():
+        for row in cast("Iterable[dict[str, Any]]", rows.values("person").annotate(**sums_of).order_by()):
             person = row.pop("person")
             _merge(found[str(person or "")], row)
         return found
@@ -327,7 +329,7 @@ def row_filter(group_by: str, key: str, shown: str, period: Period, scope: Metri
         params["region"] = scope.region.code
     for name, value in scope.filters.items():
         params[name] = _filter_code(name, value)
-    if scope.by_department and "department" not in params and len(scope.departments) == 1:
+    if scope.departments is not None and "department" not in params and len(scope.departments) == 1:
         params["department"] = _filter_code("department", scope.departments[0])
     if group_by in REGION_DIMENSIONS:
         if key:
@@ -435,5 +437,6 @@ def figure_cases(*, scope: MetricsScope, counter: str, period: Period, region: s
 
 
 def level_of_region(region: Region) -> str:
-    return {Level.CITY: "city", Level.DISTRICT: "district", Level.STREET: "street", Level.COMMUNITY: "community",
-            Level.GRID: "grid"}[region.level]
+    names: dict[str, str] = {Level.CITY: "city", Level.DISTRICT: "district", Level.STREET: "street",
+                             Level.COMMUNITY: "community", Level.GRID: "grid"}
+    return names[region.level]

@@ -31,7 +31,7 @@ class CitizenReport:
     lng: float | None = None
     address: str = ""
     category: Category | None = None
-    photos: list = None
+    photos: list | None = None
     intake_region: str = ""  # the command center that places a report sent without a point
     idempotency_key: str = ""
 

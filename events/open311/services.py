@@ -6,6 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
@@ -18,7 +19,7 @@ from grids.models import Level, Region
 from grids.selectors import locate
 
 from ..actors import Actor, citizen_key
-from ..models import Case, Category, Channel, Open311ApiKey
+from ..models import Case, Category, Channel, InboundReport, Open311ApiKey
 from ..services import ReportInput, case_report
 from . import selectors, tokens
 from .params import degrees
@@ -111,6 +112,8 @@ def _location(form, jurisdiction: Region | None) -> tuple[float | None, float | 
     of the jurisdiction, else of the only city) for the intake command center to place, as WeChat free text is."""
     lat_raw, lng_raw = _text(form, "lat", 40), _text(form, "long", 40)
     address_id = _text(form, "address_id", 20)
+    lat: float | None
+    lng: float | None
     if lat_raw or lng_raw:
         if not (lat_raw and lng_raw):
             raise InvalidInput(_("send both lat and long (WGS84 decimal degrees), or neither"),
@@ -248,6 +251,7 @@ def open311_request_submit(*, api_key: str, form, files=None, idempotency_key: s
         case, created = case_report(actor=actor, data=data)
     except Unprocessable as exc:  # the spec knows only 400 for a request it cannot fulfil
         raise InvalidInput(exc.message, field=exc.field) from exc
-    report = case.reports.filter(channel=Channel.OPEN311).order_by("id").only("id", "raw_payload").first()
+    report = cast(InboundReport,  # (the report just filed, or the first attempt's: there is one)
+                  case.reports.filter(channel=Channel.OPEN311).order_by("id").only("id", "raw_payload").first())
     return Submitted(case=case, created=created, token=tokens.token_for(report.pk),
                      account_id=report.raw_payload.get("account_id") or None)

@@ -11,8 +11,10 @@ state's last) are handled by the service by replaying the stored history around 
 compares the runs with and without the late readings).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 ALARM, RECOVERED = "alarm", "recovered"
 
@@ -32,13 +34,26 @@ class Reading:
         return self.ts, self.seq
 
 
+class Observation(Protocol):
+    """What the functions here read of a reading: a ``Reading``, or the service's parsed event, which has these too."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def ts(self) -> datetime: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def alarm(self) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Condition:
     comparison: str  # gt, gte, lt, lte
     threshold: float | None  # None: only the device's alarm flag counts
     duration: timedelta
 
-    def breaches(self, reading: Reading) -> bool:
+    def breaches(self, reading: Observation) -> bool:
         if reading.alarm:
             return True
         threshold = self.threshold
@@ -61,7 +76,7 @@ class RunState:
     last_ts: datetime | None = None
     last_seq: int | None = None
 
-    def is_before(self, reading: Reading) -> bool:
+    def is_before(self, reading: Observation) -> bool:
         """Whether ``reading`` comes after everything evaluated so far (the in-order case)."""
         return self.last_ts is None or (reading.ts, reading.seq) > (self.last_ts, self.last_seq or 0)
 
@@ -69,7 +84,7 @@ class RunState:
 @dataclass(frozen=True, slots=True)
 class Emit:
     kind: str  # ALARM or RECOVERED
-    reading: Reading
+    reading: Observation
     since: datetime | None  # the run's first breaching reading (for an alarm)
 
     @property
@@ -77,7 +92,7 @@ class Emit:
         return self.kind, self.reading.seq
 
 
-def evaluate(condition: Condition, state: RunState, readings: list[Reading]) -> tuple[RunState, list[Emit]]:
+def evaluate(condition: Condition, state: RunState, readings: Sequence[Observation]) -> tuple[RunState, list[Emit]]:
     """Step through ``readings`` (in (ts, seq) order) from ``state``; the new state and what it raised."""
     run_start, fired, last = state.run_start, state.run_fired, None
     emits: list[Emit] = []

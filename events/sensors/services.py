@@ -26,11 +26,12 @@ import re
 import secrets
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from pathlib import Path
+from typing import Any, TypeGuard, cast
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -146,7 +147,8 @@ def _device_values(data: Mapping, problems: list[tuple[str, str]]) -> dict | Non
     if len(problems) > before:
         return None
     return {
-        "device_id": device_id, "type": kind, "lat": lat, "lng": lng, "grid": grid, "region_code": grid.code,
+        "device_id": device_id, "type": kind, "lat": lat, "lng": lng, "grid": grid,
+        "region_code": cast(Region, grid).code,
         "department": department, "integration_key": key or None, "active": bool(active), "secret": secret,
         "name": str(data.get("name") or "").strip(), "address": str(data.get("address") or "").strip(),
     }
@@ -284,7 +286,7 @@ def sensor_config_changed() -> None:
     transaction.on_commit(sensor_config_invalidate)
 
 
-def _fresh(entry: tuple | None, now: float) -> bool:
+def _fresh(entry: tuple | None, now: float) -> TypeGuard[tuple]:
     return entry is not None and now - entry[0] < settings.GRIDLOOP_CONFIG_CHECK_SECONDS
 
 
@@ -369,7 +371,9 @@ class Signer:
     key: SensorIntegrationKey | None = None
 
     def __str__(self):
-        return f"device {self.device.device_id}" if self.device else f"key {self.key.key_id}"
+        if self.device:
+            return f"device {self.device.device_id}"
+        return f"key {cast(SensorIntegrationKey, self.key).key_id}"
 
 
 # Read on every HTTP batch (always from the database: a rotated secret or a deactivated signer counts at once).
@@ -592,8 +596,10 @@ def _authorize(events: list[_Event], signer: Signer | None, problems: list[Rejec
                raw_events: list, offset: int) -> list[_Event]:
     """Keep the events of known, active devices that the signer may send for (resolving ``device_pk``)."""
     devices = _devices({e.device_id for e in events})
-    signer_device = signer.device.pk if signer is not None and signer.device is not None else None
-    signer_key = signer.key.pk if signer is not None and signer.key is not None else None
+    by_device = signer.device if signer is not None else None
+    by_key = signer.key if signer is not None else None
+    signer_device = by_device.pk if by_device is not None else None
+    signer_key = by_key.pk if by_key is not None else None
     kept = []
     for event in events:
         device = devices.get(event.device_id)
@@ -615,11 +621,11 @@ def _authorize(events: list[_Event], signer: Signer | None, problems: list[Rejec
             problems.append(Rejection(event.index, RejectReason.NOT_AUTHORIZED,
                                       _("the batch is signed by device %(signer)s; events of %(device)s need its own signature "
                                         "or its integration key")
-                                      % {"signer": signer.device.device_id, "device": event.device_id}))
+                                      % {"signer": cast(SensorDevice, by_device).device_id, "device": event.device_id}))
         elif signer_key is not None and key_pk != signer_key:
             problems.append(Rejection(event.index, RejectReason.NOT_AUTHORIZED,
                                       _("device %(device)s is not linked to integration key %(key)s")
-                                      % {"device": event.device_id, "key": signer.key.key_id}))
+                                      % {"device": event.device_id, "key": cast(SensorIntegrationKey, by_key).key_id}))
         else:
             event.device_pk, event.device_type = pk, kind
             kept.append(event)
@@ -644,14 +650,14 @@ def _insert_readings(events: list[_Event], now: datetime) -> set[tuple[int, int]
                "SELECT u.d, u.s, u.t, u.m, u.v, u.a, %b FROM unnest(%b::bigint[], %b::bigint[], "
                "%b::timestamptz[], %b::varchar[], %b::float8[], %b::boolean[]) AS u(d, s, t, m, v, a) "
                "ON CONFLICT (device_id, seq) DO NOTHING RETURNING device_id, seq")
-        params = [now, [e.device_pk for e in events], [e.seq for e in events], [e.ts for e in events],
+        params: list[Any] = [now, [e.device_pk for e in events], [e.seq for e in events], [e.ts for e in events],
                   [e.metric for e in events], [e.value for e in events], [e.alarm for e in events]]
         with _binary_cursor() as cursor:
             cursor.execute(sql, params)
             return set(cursor.fetchall())
     adapt = connection.ops.adapt_datetimefield_value
     received = adapt(now)
-    inserted = set()
+    inserted: set[tuple] = set()
     with connection.cursor() as cursor:
         for start in range(0, len(events), 100):  # SQLite: multi-row VALUES within its parameter limit
             chunk = events[start:start + 100]
@@ -677,7 +683,8 @@ def _breach_q(rule: SensorRule) -> Q:
     return q
 
 
-def _replay(rule: SensorRule, device_pk: int, new: list[rules.Reading]) -> tuple[rules.RunState, list[rules.Emit]]:
+def _replay(rule: SensorRule, device_pk: int, new: Sequence[rules.Observation]
+            ) -> tuple[rules.RunState, list[rules.Emit]]:
     """Evaluate late readings in ts order: replay the stored history of (device, metric) from the last
     non-breaching reading before the earliest new one (where the run state is known to be empty)."""
     new_seqs = {r.seq for r in new}
@@ -996,7 +1003,8 @@ class _Signals:
     before anything else touches a case, so each case's timeline keeps the order of its alarms."""
 
     def __init__(self, now: datetime):
-        self.now, self.pending = now, []
+        self.now = now
+        self.pending: list[Signal] = []
 
     def add(self, case: Case, kind: str, device: SensorDevice, payload: dict) -> None:
         self.pending.append(Signal(case.pk, kind, _actor(device), payload))

@@ -22,8 +22,10 @@ citizen writes again). Nothing a citizen sends is dropped. Cases are made only b
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -31,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.errors import DomainError, InvalidInput, Unprocessable
-from grids.models import Level, Region
+from grids.models import Department, Level, Region
 from grids.selectors import locate
 
 from ..actors import Actor, citizen_key
@@ -112,9 +114,10 @@ def message_receive(message) -> str:
             row.case = earlier
             row.save(update_fields=["reply", "filing", "case"])
     except IntegrityError:  # a retry: the unique key names the first delivery's row
-        row = WeChatMessage.objects.filter(dedupe_key=key).first()
-        if row is None:
+        first = WeChatMessage.objects.filter(dedupe_key=key).first()
+        if first is None:
             raise
+        row = first
     if not row.filing:
         return row.reply  # done (this delivery, or the first one that a retry repeats)
     return filing_complete(row)
@@ -189,7 +192,7 @@ def _expired_trigger(conversation: WeChatConversation) -> str:
     return f"expired:{conversation.pk}:{conversation.started_at.timestamp()}"
 
 
-def _route(message, conversation, now) -> tuple[str, Case | None]:
+def _route(message, conversation, now) -> tuple[str, Filing | None]:
     kind = message.msg_type
     if kind == "event":
         return _event(message, conversation, now)
@@ -207,7 +210,7 @@ def _route(message, conversation, now) -> tuple[str, Case | None]:
     return _("Sorry, this kind of message cannot be handled here. Send text, a photo or a location."), None
 
 
-def _event(message, conversation, now) -> tuple[str, Case | None]:
+def _event(message, conversation, now) -> tuple[str, Filing | None]:
     event = message.event
     if event == "subscribe":
         return help_text(), None
@@ -224,7 +227,7 @@ def _event(message, conversation, now) -> tuple[str, Case | None]:
 
 
 # --- Text commands ----------------------------------------------------------------------------------------------------
-def _text(message, text: str, conversation, now) -> tuple[str, Case | None]:
+def _text(message, text: str, conversation, now) -> tuple[str, Filing | None]:
     text = (text or "").strip()
     words = _words(text)
     key = citizen_key(openid=message.openid)
@@ -291,7 +294,7 @@ def _mine(openid: str) -> str:
 
 def status_words(case: Case) -> str:
     """The case's state in plain words for the citizen."""
-    department = case.department.name if case.department_id else _("the responsible department")
+    department = cast(Department, case.department).name if case.department_id else _("the responsible department")
     state = case.state
     if state == CaseState.REPORTED:
         return _("received, waiting to be accepted")
@@ -392,8 +395,9 @@ def _start(message, conversation, now) -> str:
 
 
 def _ask_for(step: str) -> str:
-    return {WeChatStep.LOCATION: ask_location, WeChatStep.PHOTOS: ask_photos,
-            WeChatStep.DESCRIPTION: ask_description}[step]()
+    asks: dict[str, Callable[[], str]] = {WeChatStep.LOCATION: ask_location, WeChatStep.PHOTOS: ask_photos,
+                                          WeChatStep.DESCRIPTION: ask_description}
+    return asks[step]()
 
 
 def _has_content(draft: dict) -> bool:
@@ -401,7 +405,7 @@ def _has_content(draft: dict) -> bool:
                 or draft.get("description") or draft.get("notes"))
 
 
-def _location(message, conversation, now) -> tuple[str, Case | None]:
+def _location(message, conversation, now) -> tuple[str, Filing | None]:
     point = message.coordinates()
     if point is None:
         return _("This location could not be read. Send it again, or describe the place in words."), None
@@ -423,7 +427,7 @@ def _location(message, conversation, now) -> tuple[str, Case | None]:
     return _("Location received: %(place)s.") % {"place": place} + "\n" + _ask_for(step), None
 
 
-def _image(message, conversation, now) -> tuple[str, Case | None]:
+def _image(message, conversation, now) -> tuple[str, Filing | None]:
     media_id = message.get("MediaId")[:128]
     if not media_id:
         return _("This photo could not be read. Please send it again."), None
@@ -446,7 +450,7 @@ def _image(message, conversation, now) -> tuple[str, Case | None]:
     return _("Photo %(n)s received. Send more, or “好了” when done.") % {"n": len(media)}, None
 
 
-def _text_in_conversation(message, text: str, conversation, now) -> tuple[str, Case | None]:
+def _text_in_conversation(message, text: str, conversation, now) -> tuple[str, Filing | None]:
     _remember(conversation, message)
     words = _words(text)
     step = conversation.step
@@ -478,7 +482,7 @@ def filed_text(case: Case) -> str:
              "to see all your reports.") % {"number": case.number}
 
 
-def _unstructured(message, text: str, conversation, now) -> tuple[str, Case | None]:
+def _unstructured(message, text: str, conversation, now) -> tuple[str, Filing | None]:
     """Free text (or an unreadable voice message) outside a dialogue: filed at once, for a dispatcher to complete."""
     draft = {"description": text, "messages": [message.dedupe_key], "media": [], "notes": []}
     if message.msg_type == "voice":

@@ -29,6 +29,8 @@ from tests.dispatch.fake_http import FakeReceiver
 from tests.e2e.test_worker_process import _env, _manage
 from tests.events.conftest import act, file_hotline, world  # noqa: F401  (fixture)
 
+pytestmark = pytest.mark.slow  # real worker processes, waited for
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real worker processes, waited for
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -1,4 +1,5 @@
-"""A small world for case tests: the small city, categories, departments and one user per role and place.
+"""A small world for case tests: the small city, categories, departments and one user per role and place — built
+once per test database (tests/factories.py: world_build), each test's changes to it rolled back.
 
     world.worker        grid worker of grid 990101001001001 (street 990101001)
     world.worker2       grid worker of grid 990101002001001 (street 990101002)
@@ -9,17 +10,15 @@
 """
 
 import io
-from types import SimpleNamespace
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from events.actors import Actor
-from events.models import Category, Channel
-from events.services import ReportInput, case_act, case_report, categories_load
-from grids.models import Role
-from tests.factories import grid_center, make_department, make_user, small_city
+from events.models import Channel
+from events.services import ReportInput, case_act, case_report
+from tests.factories import world_load
 
 
 def photo(name="p.jpg", fmt="JPEG", size=(8, 8), color=(200, 10, 10)) -> SimpleUploadedFile:
@@ -31,27 +30,8 @@ def photo(name="p.jpg", fmt="JPEG", size=(8, 8), color=(200, 10, 10)) -> SimpleU
 
 @pytest.fixture
 def world(db):
-    regions = small_city()
-    categories_load()
-    w = SimpleNamespace(regions=regions)
-    w.category = Category.objects.get(code="E0101")
-    w.dept = make_department(regions["990101001"], type="环卫", code="s1-huanwei")
-    w.dept_y = make_department(regions["990101001"], type="市政", code="s1-shizheng")
-    w.dept_b = make_department(regions["990101002"], type="环卫", code="s2-huanwei")
-    w.district_dept = make_department(regions["990101"], type="水务", code="d1-shuiwu")
-    w.worker = make_user("worker", (Role.GRID_WORKER, regions["990101001001001"]))
-    w.worker2 = make_user("worker2", (Role.GRID_WORKER, regions["990101002001001"]))
-    w.dispatcher = make_user("dispatcher", (Role.DISPATCHER, regions["990101001"]))
-    w.dispatcher_b = make_user("dispatcher_b", (Role.DISPATCHER, regions["990101002"]))
-    w.district_dispatcher = make_user("district_dispatcher", (Role.DISPATCHER, regions["990101"]))
-    w.city_dispatcher = make_user("city_dispatcher", (Role.DISPATCHER, regions["990100"]))
-    w.handler = make_user("handler", (Role.HANDLER, w.dept))
-    w.handler_y = make_user("handler_y", (Role.HANDLER, w.dept_y))
-    w.supervisor = make_user("supervisor", (Role.SUPERVISOR, regions["990101"]))
-    w.operator = make_user("operator", (Role.OPERATOR, regions["990100"]))
-    w.grid = "990101001001001"
-    w.point = grid_center(w.grid)
-    return w
+    """The shared world (built once per test database: tests/conftest.py), read back for this test."""
+    return world_load()
 
 
 def file_patrol(w, **overrides):

@@ -5,7 +5,7 @@ import pytest
 from events.models import Category
 from events.services import CategoryLoadError, categories_load
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_world")]  # loads into an empty table
 HEADER = "kind,major_code,major_name,minor_code,minor_name,default_urgency,handling_limit,limit_unit,department_type\n"
 
 

@@ -272,11 +272,11 @@ def test_overlap_pairs_handles_a_40000_grid_tiling_quickly():
     boxes = shapely.box(xs.ravel(), ys.ravel() - dy, xs.ravel() + dx, ys.ravel())
     boxes = shapely.set_precision(boxes, 1e-7)
     assert len(boxes) == 40_000
-    started = time.perf_counter()
+    started = time.process_time()  # (CPU time: a machine shared with other work does not fail it)
     assert overlap_pairs(boxes) == []
     boxes[12_345] = shapely.box(*shapely.buffer(boxes[12_345], dx / 4).bounds)
     found = overlap_pairs(boxes)
-    assert time.perf_counter() - started < 20
+    assert time.process_time() - started < 20
     assert len(found) == 8 and all(12_345 in (i, j) for i, j, _ in found)
 
 

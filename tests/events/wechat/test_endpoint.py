@@ -102,7 +102,7 @@ def test_bad_msg_signature_in_safe_mode_is_403_and_nothing_is_stored(world):
     ("", 400),
     ("bm90IGEgcmVhbCBtZXNzYWdl", 400),  # base64 of something that is not AES blocks
     (MessageCrypto(AES_KEY, "wx-someone-else").encrypt("<xml/>"), 400),
-])
+], ids=["empty", "not-aes-blocks", "another-app-id"])  # (named: the encryption is random, and xdist's workers must agree)
 def test_undecryptable_safe_mode_bodies_are_400(world, encrypt, expected):
     body = f"<xml><ToUserName>{ACCOUNT}</ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
     params = query(openid="oWX-x", encrypt_type="aes")
