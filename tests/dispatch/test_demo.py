@@ -26,6 +26,7 @@ from events.models import Attachment, Case, CaseEvent, CaseState, Category, Chan
 from events.sensors.models import SensorDevice, SensorRule
 from grids.demo import demo_reset
 from grids.models import Region, User
+from tests.factories import world_build, world_remove
 
 SMALL = {"districts": 2, "streets": 2, "communities": 2, "grids": 4}
 END = datetime(2026, 11, 20, 16, 30, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Friday afternoon
@@ -44,10 +45,12 @@ def week(django_db_setup, django_db_blocker, tmp_path_factory):
     """A week of history in the small city (110 cases), committed for the class's tests and removed after them."""
     media = tmp_path_factory.mktemp("media")
     with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media, **FAST):
+        world_remove()  # committed for the class: the demo builds its own city (the shared world is back after)
         made = demo_city_make(**SMALL, seed=7, history_days=7, cases=110, end=END)
         made.media = media  # (each test has a MEDIA_ROOT of its own: tests/conftest.py)
         yield made
         _wipe()
+        world_build()
 
 
 def kinds() -> set[str]:
@@ -140,6 +143,7 @@ def media_files(root: Path) -> set[str]:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("no_world")  # (the demo builds its own city)
 def test_same_seed_same_history_and_reset_removes_the_old_photos(settings):
     first = demo_city_make(**SMALL, seed=3, history_days=2, cases=20, end=END)
     assert first.history.skipped == [] and first.history.cases >= 15
@@ -157,6 +161,7 @@ def test_same_seed_same_history_and_reset_removes_the_old_photos(settings):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("no_world")  # (the demo builds its own city)
 def test_history_days_zero_builds_the_empty_city():
     made = demo_city_make(**SMALL, history_days=0)
     assert made.history is None and made.categories == Category.objects.count() > 0
@@ -165,6 +170,7 @@ def test_history_days_zero_builds_the_empty_city():
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("no_world")  # (the demo builds its own city)
 def test_refused_in_production_and_nothing_is_written(settings):
     settings.PRODUCTION = True
     with pytest.raises(InvalidInput, match="GRIDLOOP_PRODUCTION=1") as info:
@@ -178,6 +184,7 @@ def test_refused_in_production_and_nothing_is_written(settings):
 @pytest.mark.django_db
 @pytest.mark.parametrize("option, value", [("history-days", -1), ("history-days", 367), ("cases", -5),
                                            ("cases", 20_001)])
+@pytest.mark.usefixtures("no_world")  # (the demo builds its own city)
 def test_bad_history_options_are_refused_naming_the_option(option, value):
     with pytest.raises(CommandError, match=f"--{option} "):
         call_command("demo_city", f"--{option}={value}", stdout=StringIO(), stderr=StringIO())
@@ -185,6 +192,7 @@ def test_bad_history_options_are_refused_naming_the_option(option, value):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("no_world")  # (the demo builds its own city)
 def test_command_prints_the_history_and_draws_a_progress_bar():
     out, err = StringIO(), StringIO()
     call_command("demo_city", *[f"--{k}={v}" for k, v in SMALL.items()], "--history-days=1", "--cases=15",
@@ -197,6 +205,7 @@ def test_command_prints_the_history_and_draws_a_progress_bar():
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("no_world")  # (the demo builds its own city)
 def test_a_failure_leaves_nothing_behind_not_even_photos(settings, monkeypatch):
     photos = []
 
