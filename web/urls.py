@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, placeholders
+from .views import auth, console, geo, placeholders
 
 app_name = "web"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("password/done/", auth.PasswordChangeDone.as_view(), name="password_change_done"),
     path("prefs/text-size/", auth.text_size, name="text_size"),
     path("console/", placeholders.console, name="console"),
+    path("console/map/", console.map_data, name="console_map"),
+    path("geo/boundaries/", geo.boundaries, name="geo_boundaries"),
     path("desk/", placeholders.desk, name="desk"),
     path("dept/", placeholders.dept, name="dept"),
     path("field/", placeholders.field, name="field"),
