@@ -153,3 +153,11 @@ def case_visible(*, number: str, user) -> bool:
 
 def case_events(case: Case) -> QuerySet[CaseEvent]:
     return CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq")
+
+
+def cases_same_reporter(*, case: Case, user, limit: int = 10) -> list[Case]:
+    """Other cases of the same citizen (same identity hash) that the user may see, newest first."""
+    if not case.citizen_key:
+        return []
+    return list(Case.objects.select_related("category").filter(cases_visible_q(user), citizen_key=case.citizen_key)
+                .exclude(pk=case.pk).order_by("-created_at", "-number")[:limit])

@@ -287,10 +287,12 @@ INPUT_LABELS = {
     "rating": gettext_lazy("Rating (1–5)"),
     "type": gettext_lazy("Kind of order"),
     "reply_due": gettext_lazy("Reply due"),
+    "category": gettext_lazy("Category"),
+    "region_code": gettext_lazy("Street, community or grid code"),
 }
 INPUT_WIDGETS = {"reason": "textarea", "note": "textarea", "department": "select", "target": "text",
                  "until": "date", "photos": "file", "result": "select", "rating": "number", "type": "select",
-                 "reply_due": "datetime-local"}
+                 "reply_due": "datetime-local", "category": "select", "region_code": "text"}
 CHOICES = {
     "result": [("confirmed", gettext_lazy("confirmed on site")), ("not_found", gettext_lazy("not found on site"))],
     "type": [("overdue", gettext_lazy("overdue")), ("leader", gettext_lazy("leader's order")),
@@ -317,17 +319,30 @@ class ActionForm:
     open: bool = False
 
 
-def action_forms(allowed: list[str], *, departments, suggested: str = "", error_action: str = "",
-                 error: str = "", posted=None) -> list[ActionForm]:
-    """One small form per allowed action, with exactly the inputs the action requires (events/workflow.py)."""
+def required_inputs(name: str, case) -> tuple[str, ...]:
+    """What the action needs on this case: its required inputs (events/workflow.py), plus what accepting a report
+    without a category or a location needs (the service asks for them)."""
+    needs = ACTIONS[name].requires
+    if name == "accept":
+        if case.category_id is None:
+            needs += ("category",)
+        if case.unstructured:
+            needs += ("region_code",)
+    return needs
+
+
+def action_forms(allowed: list[str], *, case, departments, categories=(), suggested: str = "",
+                 error_action: str = "", error: str = "", posted=None) -> list[ActionForm]:
+    """One small form per allowed action, with exactly the inputs the action requires."""
     forms_ = []
     for name in allowed:
-        spec = ACTIONS[name]
         inputs = []
-        for field in spec.requires:
+        for field in required_inputs(name, case):
             choices = CHOICES.get(field, [])
             if field == "department":
                 choices = [(d.code, d.name) for d in departments]
+            elif field == "category":
+                choices = [(c.code, f"{c.major_name} / {c.minor_name}") for c in categories]
             value = (posted.get(field, "") if posted is not None and name == error_action else "")
             if field == "department" and not value:
                 value = suggested
@@ -340,3 +355,8 @@ def action_forms(allowed: list[str], *, departments, suggested: str = "", error_
 
 
 BULK_ACTIONS = ("accept", "dispatch", "urge")
+COLUMNS = [
+    ("number", gettext_lazy("Number")), ("category", gettext_lazy("Category")), ("place", gettext_lazy("Place")),
+    ("channel", gettext_lazy("Channel")), ("urgency", gettext_lazy("Urgency")), ("state", gettext_lazy("State")),
+    ("time_left", gettext_lazy("Time left")), ("department", gettext_lazy("Department")),
+]

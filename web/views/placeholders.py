@@ -16,11 +16,6 @@ def cockpit(request):
     return render(request, "web/placeholder.html", {"face": "cockpit"})
 
 
-@role_required(Role.DISPATCHER)
-def console(request):
-    return render(request, "web/placeholder.html", {"face": "console"})
-
-
 @role_required(Role.OPERATOR)
 def desk(request):
     return render(request, "web/placeholder.html", {"face": "desk"})
