@@ -187,6 +187,7 @@ function startAction(name) {
   const form = box.querySelector("form");
   const inputs = form.querySelectorAll("textarea, select, input:not([type=hidden])");
   box.open = true;
+  htmx.process(box); // (idempotent) the panel may have been swapped in a moment ago
   if (!inputs.length) {
     form.requestSubmit();
     return;
@@ -223,7 +224,7 @@ document.addEventListener("keydown", (event) => {
   else if (key === "Enter" && selected && !target.closest?.("a, button, summary")) { event.preventDefault(); openCase(selected); }
   else if (key === "x" && selected) {
     const box = worklist.querySelector(`tr[data-number="${CSS.escape(selected)}"] input[name=case]`);
-    if (box) box.checked = !box.checked;
+    if (box) box.click();
   } else if (ACTION_KEYS[key]) {
     event.preventDefault();
     if (!openNumber() && selected) openCase(selected).then(() => startAction(ACTION_KEYS[key]));
@@ -239,6 +240,13 @@ document.addEventListener("keydown", (event) => {
   } else if (/^[1-7]$/.test(key)) {
     const link = worklist.querySelectorAll(".buckets a")[Number(key) - 1];
     if (link) { event.preventDefault(); link.click(); }
+  }
+});
+
+// Ticking a case opens the bulk actions.
+worklist.addEventListener("change", (event) => {
+  if (event.target.matches("input[name=case]") && event.target.checked) {
+    document.querySelector("details.bulk")?.setAttribute("open", "");
   }
 });
 
