@@ -209,3 +209,13 @@ def test_times_move_with_the_clock(dispatcher, world):
     with time_machine.travel(timezone.now() + timedelta(days=5)):
         row = dispatcher.get("/console/").context["rows"][0]
     assert row.case.number == case.number and "overdue" in row.time_left
+
+
+def test_the_polled_worklist_fragment_revalidates_with_an_etag(dispatcher, world):
+    file_hotline(world)
+    headers = {"HTTP_HX_TARGET": "worklist", **HTMX}
+    first = dispatcher.get("/console/", **headers)
+    assert first.status_code == 200 and first["ETag"]
+    assert dispatcher.get("/console/", HTTP_IF_NONE_MATCH=first["ETag"], **headers).status_code == 304
+    file_hotline(world, description="新的一件")
+    assert dispatcher.get("/console/", HTTP_IF_NONE_MATCH=first["ETag"], **headers).status_code == 200

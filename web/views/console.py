@@ -13,6 +13,7 @@ from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import get_conditional_response, set_response_etag
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import ValidationError
@@ -168,7 +169,12 @@ def _page(request, *, number: str | None = None):
     center, centers = center_for(request.user, view["center"])
     context = _worklist_context(request, center, centers, form, filters, view)
     if request.htmx and request.htmx.target == "worklist":
-        return render(request, "web/console/_worklist.html", context)
+        # Polled every ~10 s: an ETag lets the browser revalidate (304, nothing sent) while nothing changed.
+        response = render(request, "web/console/_worklist.html", context)
+        response["Cache-Control"] = "private, no-cache"
+        response["Vary"] = "HX-Request, HX-Target, Cookie, Accept-Language"
+        set_response_etag(response)
+        return get_conditional_response(request, etag=response["ETag"], response=response)
     context.update(_map_context(request, center))
     if number is not None:
         context.update(detail_context(request, number))
