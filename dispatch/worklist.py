@@ -11,7 +11,7 @@ filters) limited to the center's level and subtree, open states only.
 
 from dataclasses import dataclass
 
-from django.db.models import Avg, Case, Count, F, FilteredRelation, Q, QuerySet, Value, When
+from django.db.models import Avg, Case, Count, F, FilteredRelation, Q, QuerySet, Value, When, Window
 from django.db.models.functions import Substr
 
 from events.models import OPEN_STATES, CaseState, CategoryKind
@@ -75,6 +75,15 @@ def center_open_cases(*, user, center: Region, filters: dict | None = None) -> Q
     )
 
 
+def _ordered(cases: QuerySet[CaseRow], sort: str) -> QuerySet[CaseRow]:
+    descending = sort.startswith("-")
+    columns = SORTS.get(sort.lstrip("-"), SORTS[DEFAULT_SORT])
+    cases = cases.annotate(breach_order=Case(
+        When(clock_paused_at__isnull=False, then=Value(None)), default=F("clock_deadline")))
+    order = [F(c).desc(nulls_last=True) if descending else F(c).asc(nulls_last=True) for c in columns]
+    return cases.order_by(*order, "-number" if descending else "number")
+
+
 def worklist(*, user, center: Region, bucket: str = "all", filters: dict | None = None, sort: str = DEFAULT_SORT
              ) -> QuerySet[CaseRow]:
     """One bucket of the center's open cases in the order asked for (``sort``: a key of SORTS, ``-`` for
@@ -84,12 +93,52 @@ def worklist(*, user, center: Region, bucket: str = "all", filters: dict | None 
     cases = center_open_cases(user=user, center=center, filters=filters)
     if q is None:
         return cases.none()
-    descending = sort.startswith("-")
-    columns = SORTS.get(sort.lstrip("-"), SORTS[DEFAULT_SORT])
-    cases = cases.filter(q).annotate(breach_order=Case(
-        When(clock_paused_at__isnull=False, then=Value(None)), default=F("clock_deadline")))
-    order = [F(c).desc(nulls_last=True) if descending else F(c).asc(nulls_last=True) for c in columns]
-    return cases.order_by(*order, "-number" if descending else "number")
+    return _ordered(cases.filter(q), sort)
+
+
+@dataclass
+class WorklistPage:
+    cases: list
+    counts: dict[str, int | None]
+    has_next: bool
+
+
+def worklist_page(*, user, center: Region, bucket: str = "all", filters: dict | None = None,
+                  sort: str = DEFAULT_SORT, offset: int = 0, limit: int = 50) -> WorklistPage:
+    """One page of ``worklist`` and every bucket's count, in two queries.
+
+    The first reads the center's rows once, narrow (no category, department or region joins over the thousands of
+    rows a center holds): the bucket counts as window aggregates over all of them, and the page's ids — the rows of
+    the bucket first, in the order asked for, so a row outside the bucket marks its end. The second reads those rows
+    with their category and department (regions are not loaded: the caller names the places it shows)."""
+    q = _bucket_q(bucket, center.level)
+    counts = {name: None for name in BUCKETS}
+    every = center_open_cases(user=user, center=center, filters=filters)
+    windows = {f"count_{name}": Window(Count("pk", filter=bq) if bq else Count("pk"))
+               for name in BUCKETS if (bq := _bucket_q(name, center.level)) is not None}
+    if q is None:
+        in_bucket = Value(0)  # the bucket does not apply here: empty
+    elif not q:
+        in_bucket = Value(1)  # all
+    else:
+        in_bucket = Case(When(q, then=Value(1)), default=Value(0))
+    ordered = _ordered(every.annotate(in_bucket=in_bucket, **windows), sort)
+    ordered = ordered.order_by(F("in_bucket").desc(), *ordered.query.order_by)
+    found = list(ordered.values("pk", "in_bucket", *windows)[offset:offset + limit + 1])
+    if found:
+        counts.update({name: found[0][f"count_{name}"] for name in BUCKETS if f"count_{name}" in found[0]})
+    else:
+        counts.update({name: 0 for name in BUCKETS if bucket_available(name, center.level)})
+        if offset:
+            counts.update(bucket_counts(user=user, center=center, filters=filters))
+    ids = [row["pk"] for row in found if row["in_bucket"]]
+    has_next = len(ids) > limit
+    ids = ids[:limit]
+    if not ids:
+        return WorklistPage([], counts, False)
+    rows = every.filter(pk__in=ids).prefetch_related(None)
+    by_pk = {case.pk: case for case in rows}
+    return WorklistPage([by_pk[pk] for pk in ids if pk in by_pk], counts, has_next)
 
 
 def bucket_counts(*, user, center: Region, filters: dict | None = None) -> dict[str, int | None]:

@@ -25,11 +25,11 @@ from dispatch.routing import route
 from dispatch.worklist import (
     MAP_MARKER_ZOOM,
     BBox,
-    bucket_counts,
     map_area_level,
     map_areas,
     map_markers,
     worklist,
+    worklist_page,
 )
 from events.access import cases_visible_q, may_see_contact
 from events.actors import Actor
@@ -40,7 +40,7 @@ from events.serializers import CaseActionSerializer, mask_name, mask_phone, vali
 from events.services import allowed_actions, case_act, case_contact_view
 from events.workflow import ACTIONS
 from grids.models import Region, Role
-from grids.selectors import departments_visible_to
+from grids.selectors import command_centers_of, departments_visible_to
 
 from ..access import role_required
 from ..console import (
@@ -53,6 +53,7 @@ from ..console import (
     action_forms,
     clocks_for,
     parse_filters,
+    place_codes,
     query_string,
     required_inputs,
     rows_for,
@@ -66,7 +67,11 @@ POLL_SECONDS = 10
 BULK_LIMIT = 200
 
 def console_centers(user) -> list:
-    """The command centers whose work this person may see in the console, street first."""
+    """The command centers whose work this person may see in the console, street first: the ones they dispatch for
+    (from their cached roles, no query), else — an administrator — every center (dispatch.queues.queue_centers)."""
+    own = sorted(command_centers_of(user), key=lambda r: (QUEUE_LEVELS.index(r.level), r.code))
+    if own:
+        return own
     return [center for level in QUEUE_LEVELS for center in queue_centers(user, level)]
 
 
@@ -117,12 +122,10 @@ def _worklist_context(request, center, centers, form, filters, view) -> dict:
     now = timezone.now()
     page = view["page"]
     offset = (page - 1) * PAGE_SIZE
-    cases = list(worklist(user=request.user, center=center, bucket=view["bucket"], filters=filters,
-                          sort=view["sort"])[offset:offset + PAGE_SIZE + 1])
-    has_next = len(cases) > PAGE_SIZE
-    cases = cases[:PAGE_SIZE]
-    communities = community_names({case.region_code[:12] for case in cases})
-    counts = bucket_counts(user=request.user, center=center, filters=filters)
+    found = worklist_page(user=request.user, center=center, bucket=view["bucket"], filters=filters,
+                          sort=view["sort"], offset=offset, limit=PAGE_SIZE)
+    cases, has_next, counts = found.cases, found.has_next, found.counts
+    names = region_names(place_codes(cases))
     query = request.GET
     buckets = [{"name": name, "label": BUCKET_LABELS[name], "count": counts[name],
                 "url": "?" + query_string(query, bucket=name), "current": name == view["bucket"]}
@@ -135,18 +138,24 @@ def _worklist_context(request, center, centers, form, filters, view) -> dict:
         columns.append({"key": key, "label": label,
                         "url": "?" + query_string(query, sort=f"-{key}" if ascending else key),
                         "aria_sort": "ascending" if ascending else "descending" if descending else "none"})
+    query_text = query_string(query)
+    rows = rows_for(cases, names, now, base_url=reverse("web:console_case", args=["0"])[:-2], query=query_text)
     return {
-        "center": center, "centers": centers, "form": form, "view": view, "rows": rows_for(cases, communities, now),
-        "buckets": buckets, "columns": columns, "query": query_string(query),
+        "center": center, "centers": centers, "form": form, "view": view, "rows": rows,
+        "buckets": buckets, "columns": columns, "query": query_text,
         "next_url": "?" + query_string(query, page=page + 1) if has_next else "",
         "prev_url": "?" + query_string(query, page=page - 1) if page > 1 else "",
-        "page": page, "now": now, "saved_filters": saved_filters_of(request.user),
-        "bulk_actions": [(name, ACTION_LABELS[name]) for name in BULK_ACTIONS],
-        "departments": departments_for(request.user), "poll_seconds": POLL_SECONDS,
+        "page": page, "now": now, "poll_seconds": POLL_SECONDS,
     }
 
 
-def community_names(codes: set[str]) -> dict[str, str]:
+def _page_context(request) -> dict:
+    """What the whole page adds around the worklist: filter and bulk choices, saved filters."""
+    return {"saved_filters": saved_filters_of(request.user), "departments": departments_for(request.user),
+            "bulk_actions": [(name, ACTION_LABELS[name]) for name in BULK_ACTIONS]}
+
+
+def region_names(codes: set[str]) -> dict[str, str]:
     return dict(Region.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
 
 
@@ -175,7 +184,7 @@ def _page(request, *, number: str | None = None):
         response["Vary"] = "HX-Request, HX-Target, Cookie, Accept-Language"
         set_response_etag(response)
         return get_conditional_response(request, etag=response["ETag"], response=response)
-    context.update(_map_context(request, center))
+    context.update(_map_context(request, center), **_page_context(request))
     if number is not None:
         context.update(detail_context(request, number))
     return render(request, "web/console/page.html", context)
@@ -304,7 +313,7 @@ def _refused(request, number: str, action: str, message: str, status: int):
     form, filters, view = parse_filters(QueryDict(request.POST.get("query", "")))
     center, centers = center_for(request.user, view["center"])
     context.update(_worklist_context(request, center, centers, form, filters, view))
-    context.update(_map_context(request, center))
+    context.update(_map_context(request, center), **_page_context(request))
     return render(request, "web/console/page.html", context, status=status)
 
 
@@ -325,7 +334,7 @@ def contact(request, number: str):
     form, filters, view = parse_filters(QueryDict(request.POST.get("query", "")))
     center, centers = center_for(request.user, view["center"])
     context.update(_worklist_context(request, center, centers, form, filters, view))
-    context.update(_map_context(request, center))
+    context.update(_map_context(request, center), **_page_context(request))
     return render(request, "web/console/page.html", context, status=status)
 
 
@@ -370,7 +379,7 @@ def bulk(request):
     form, filters, view = parse_filters(QueryDict(request.POST.get("query", "")))
     center, centers = center_for(request.user, view["center"])
     page_context = _worklist_context(request, center, centers, form, filters, view)
-    page_context.update(_map_context(request, center))
+    page_context.update(_map_context(request, center), **_page_context(request))
     page_context["bulk"] = context
     return render(request, "web/console/page.html", page_context, status=status)
 
