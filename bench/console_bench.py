@@ -211,9 +211,9 @@ def page_weight(client) -> tuple[float, list[tuple[str, int, int]]]:
 def explain_worklist(user, center) -> str:
     from django.db import connection
 
-    from dispatch.worklist import worklist
+    from dispatch.worklist import worklist_page_query
 
-    queryset = worklist(user=user, center=center)[:50]
+    queryset = worklist_page_query(user=user, center=center)[:51]
     sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
@@ -266,6 +266,7 @@ def measure(args) -> int:
         return run
 
     r = args.repeats
+    print(f"load average before measuring: {os.getloadavg()}", flush=True)
     results = [
         ("worklist", "worklist fragment, street dispatcher", timed(get(street_client, "/console/", **htmx_list), r)),
         ("worklist", "worklist fragment, district dispatcher",
@@ -316,7 +317,8 @@ def measure(args) -> int:
     for path, raw, packed in files:
         print(f"  {path:50} {raw / 1024:8.1f} KB raw {packed / 1024:8.1f} KB gzip")
     failed |= weight > PAGE_WEIGHT_KB
-    print("\nEXPLAIN ANALYZE, street worklist (default sort, 50 rows):")
+    print(f"\nload average during the run: {os.getloadavg()}")
+    print("\nEXPLAIN ANALYZE, street worklist: the page's ids and the bucket counts (default sort, 50 rows):")
     print(explain_worklist(street_user, street))
     return 1 if failed else 0
 

@@ -96,6 +96,25 @@ def worklist(*, user, center: Region, bucket: str = "all", filters: dict | None 
     return _ordered(cases.filter(q), sort)
 
 
+def worklist_page_query(*, user, center: Region, bucket: str = "all", filters: dict | None = None,
+                        sort: str = DEFAULT_SORT) -> QuerySet:
+    """``worklist_page``'s first query (slice it): every open case of the center as ``{pk, in_bucket,
+    count_<bucket>…}``, the bucket's rows first in the order asked for, the counts as window aggregates."""
+    q = _bucket_q(bucket, center.level)
+    windows = {f"count_{name}": Window(Count("pk", filter=bq) if bq else Count("pk"))
+               for name in BUCKETS if (bq := _bucket_q(name, center.level)) is not None}
+    if q is None:
+        in_bucket = Value(0)  # the bucket does not apply here: empty
+    elif not q:
+        in_bucket = Value(1)  # all
+    else:
+        in_bucket = Case(When(q, then=Value(1)), default=Value(0))
+    every = center_open_cases(user=user, center=center, filters=filters)
+    ordered = _ordered(every.annotate(in_bucket=in_bucket, **windows), sort)
+    ordered = ordered.order_by(F("in_bucket").desc(), *ordered.query.order_by)
+    return ordered.values("pk", "in_bucket", *windows)
+
+
 @dataclass
 class WorklistPage:
     cases: list
@@ -111,20 +130,9 @@ def worklist_page(*, user, center: Region, bucket: str = "all", filters: dict | 
     rows a center holds): the bucket counts as window aggregates over all of them, and the page's ids — the rows of
     the bucket first, in the order asked for, so a row outside the bucket marks its end. The second reads those rows
     with their category and department (regions are not loaded: the caller names the places it shows)."""
-    q = _bucket_q(bucket, center.level)
     counts = {name: None for name in BUCKETS}
-    every = center_open_cases(user=user, center=center, filters=filters)
-    windows = {f"count_{name}": Window(Count("pk", filter=bq) if bq else Count("pk"))
-               for name in BUCKETS if (bq := _bucket_q(name, center.level)) is not None}
-    if q is None:
-        in_bucket = Value(0)  # the bucket does not apply here: empty
-    elif not q:
-        in_bucket = Value(1)  # all
-    else:
-        in_bucket = Case(When(q, then=Value(1)), default=Value(0))
-    ordered = _ordered(every.annotate(in_bucket=in_bucket, **windows), sort)
-    ordered = ordered.order_by(F("in_bucket").desc(), *ordered.query.order_by)
-    found = list(ordered.values("pk", "in_bucket", *windows)[offset:offset + limit + 1])
+    found = list(worklist_page_query(user=user, center=center, bucket=bucket, filters=filters, sort=sort)
+                 [offset:offset + limit + 1])
     if found:
         counts.update({name: found[0][f"count_{name}"] for name in BUCKETS if f"count_{name}" in found[0]})
     else:
@@ -136,7 +144,7 @@ def worklist_page(*, user, center: Region, bucket: str = "all", filters: dict | 
     ids = ids[:limit]
     if not ids:
         return WorklistPage([], counts, False)
-    rows = every.filter(pk__in=ids).prefetch_related(None)
+    rows = center_open_cases(user=user, center=center, filters=filters).filter(pk__in=ids).prefetch_related(None)
     by_pk = {case.pk: case for case in rows}
     return WorklistPage([by_pk[pk] for pk in ids if pk in by_pk], counts, has_next)
 
