@@ -284,10 +284,10 @@ def measure(args) -> int:
          timed(get(street_client, f"/console/map/?bbox={street_bbox}&zoom=16"), r)),
         ("map", "boundaries, district z13 (cached)",
          timed(get(district_client, f"/geo/boundaries/?parent={DISTRICT}&zoom=13"), r)),
-        ("detail", "case detail fragment, street",
+        ("detail", "case detail fragment, new case (duplicates), street",
+         timed(get(street_client, f"/console/case/{real[1]}/", **htmx_detail), r)),
+        ("detail", "case detail fragment, accepted (routing), street",
          timed(get(street_client, f"/console/case/{real[0]}/", **htmx_detail), r)),
-        ("detail", "case detail fragment (accepted, routing), street",
-         timed(get(street_client, f"/console/case/{real[2]}/", **htmx_detail), r)),
         (None, "baseline: API detail GET /api/v1/cases/N/", timed(get(street_client, f"/api/v1/cases/{real[0]}/"), r)),
         ("counts", "bucket counts, street center", timed(lambda: bucket_counts(user=street_user, center=street), r)),
         ("counts", "bucket counts, district center",
@@ -312,7 +312,7 @@ def measure(args) -> int:
     fragment = by_name["worklist fragment, street dispatcher"]
     print(f"\nratios (p50): worklist fragment / API list = {fragment['p50'] / api['p50']:.2f}; "
           f"worklist fragment / bare SELECT = {fragment['p50'] / bare['p50']:.1f}; "
-          f"detail / API detail = {by_name['case detail fragment, street']['p50'] / by_name['baseline: API detail GET /api/v1/cases/N/']['p50']:.2f}")
+          f"detail / API detail = {by_name['case detail fragment, accepted (routing), street']['p50'] / by_name['baseline: API detail GET /api/v1/cases/N/']['p50']:.2f}")
     print(f"\npage weight (JS + CSS, gzip -6): {weight:.1f} KB (target ≤ {PAGE_WEIGHT_KB:.0f} KB)")
     for path, raw, packed in files:
         print(f"  {path:50} {raw / 1024:8.1f} KB raw {packed / 1024:8.1f} KB gzip")
