@@ -21,7 +21,7 @@ def fresh_demo_database(name: str, env: dict, *demo_options: str) -> None:
     sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {name}")
     sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {name}")
     sh(sys.executable, "manage.py", "migrate", "--no-input", "-v", "0", env=env)
-    sh(sys.executable, "manage.py", "demo_city", "--quiet", *demo_options, env=env)
+    sh(sys.executable, "manage.py", "demo_city", "--quiet", "--history-days", "0", *demo_options, env=env)
 
 
 def gunicorn_start(env: dict, *, port: int, workers: int, threads: int, options: tuple = ()) -> subprocess.Popen:

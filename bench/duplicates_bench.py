@@ -42,7 +42,7 @@ def main():
     subprocess.run([python, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, check=True,
                    capture_output=True)
     d, s_, c, g = args.grids_spec.split(",")
-    subprocess.run([python, "manage.py", "demo_city", "--quiet", "--districts", d, "--streets", s_, "--communities", c,
+    subprocess.run([python, "manage.py", "demo_city", "--quiet", "--history-days", "0", "--districts", d, "--streets", s_, "--communities", c,
                     "--grids", g], cwd=ROOT, check=True, capture_output=True)
 
     sys.path.insert(0, str(ROOT))

@@ -386,10 +386,12 @@ def main():
     started_all = time.perf_counter()
     call_command("migrate", verbosity=0)
     say("migrated")
+    from events.services import categories_load
     from grids.demo import demo_city_build
 
     t0 = time.perf_counter()
     demo_city_build(districts=10, streets=10, communities=10, grids=40, seed=1)
+    categories_load()  # (grids.demo builds the geography and staff only)
     city_s = time.perf_counter() - t0
     say(f"demo city (40,000 grids) in {city_s:.0f} s")
     gen = generate(args.cases)

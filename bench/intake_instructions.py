@@ -37,11 +37,14 @@ def child(path: str, requests: int) -> None:
 
     from grids.models import Department, Region, User
     from grids.selectors import grid_index
+    from grids.services import api_token_issue
 
     def token_of(username):
-        return Token.objects.get_or_create(user=User.objects.get(username=username))[0].key
+        return api_token_issue(user=User.objects.get(username=username), device="bench")[1]
 
-    token = token_of("hotline_operator")
+    # The bare endpoint is stock DRF throughout, its token model included (rest_framework.authtoken).
+    token = (Token.objects.get_or_create(user=User.objects.get(username="hotline_operator"))[0].key
+             if path == ENDPOINTS["bare"] else token_of("hotline_operator"))
     grids = Region.objects.filter(level="grid").order_by("code")
     if path == ENDPOINTS["transitions"]:  # cases in the first street, whose dispatcher and handler act on them
         street = grid_index().entries[0].ancestors[2][1]
@@ -82,7 +85,7 @@ def instructions(path: str, requests: int) -> int:
         run = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/out", sys.executable, __file__,
              "--child", path, str(requests)],
-            cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0", "GRIDLOOP_EXTRA_APPS": "bench.bare",
+            cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0", "GRIDLOOP_EXTRA_APPS": "bench.bare,rest_framework.authtoken",
                            "LOG_LEVEL": "WARNING"},
             capture_output=True, text=True, check=True,
         )

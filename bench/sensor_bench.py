@@ -375,7 +375,7 @@ def main():
     psql(f"CREATE DATABASE {DB_NAME}")
     python = sys.executable
     sh(python, "manage.py", "migrate", "--no-input", "-v", "0", env=env)
-    sh(python, "manage.py", "demo_city", "--quiet", "--districts", "5", "--streets", "5", "--communities", "5",
+    sh(python, "manage.py", "demo_city", "--quiet", "--history-days", "0", "--districts", "5", "--streets", "5", "--communities", "5",
        "--grids", "10", env=env)
     setup = sh(python, "manage.py", "shell", "--no-imports", "-c", (
         "import json\n"

@@ -333,6 +333,7 @@ def main() -> int:
     from dispatch import clocks
     from dispatch.models import OutboxMessage, StageClock
     from events.models import CaseEvent
+    from events.services import categories_load
     from grids.demo import demo_city_build
 
     errors = ErrorCounter()
@@ -344,6 +345,7 @@ def main() -> int:
         districts, streets, communities, grids = (int(part) for part in args.city_spec.split(","))
         started = time.perf_counter()
         demo_city_build(districts=districts, streets=streets, communities=communities, grids=grids, seed=1)
+        categories_load()  # (grids.demo builds the geography and staff only)
         city_seconds = time.perf_counter() - started
         data = build_data(args)
         started = time.perf_counter()

@@ -42,10 +42,12 @@ from decimal import Decimal
 from functools import reduce
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from config.rows import row_insert, row_update
 from events.models import OPEN_STATES, Case, CaseState, CommandLevel, LimitUnit
@@ -233,8 +235,11 @@ def _locking(queryset):
 
 
 def _breach_reason(clock: StageClock) -> str:
+    """Why the sweep escalates: kept in the event log, so written once in the site's language (``LANGUAGE_CODE``)."""
     deadline = timezone.localtime(clock.deadline).strftime("%Y-%m-%d %H:%M")
-    return f"超期: {clock.stage} deadline {deadline} passed"
+    with translation.override(settings.LANGUAGE_CODE):
+        return _("overdue: the %(stage)s deadline %(deadline)s passed") % {
+            "stage": Stage(clock.stage).label, "deadline": deadline}
 
 
 def _advance(clock: StageClock, calendar, now: datetime, result: SweepResult) -> None:

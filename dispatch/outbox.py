@@ -12,18 +12,21 @@ Delivery is at-least-once from the relay and exactly-once at the destination: th
 relays take different rows), delivers without holding locks, then records the result. A relay killed in between
 leaves its rows to be claimed again once the lease ends; the inbox adapter makes one item per outbox row (one-to-one)
 and the HTTP receivers de-duplicate by the ``X-Gridloop-Message-Id`` header (the outbox id).
+
+Titles and bodies are written in the reader's language when the row is enqueued, whoever caused it: staff notices in
+``LANGUAGE_CODE``, a citizen's in their channel's (``citizen_language``).
 """
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from config.compiled import CompiledQuery
 from events.models import Case, CaseEvent, CommandLevel, InboundReport
@@ -81,7 +84,6 @@ def outbox_enqueue(*, kind: str, case: Case | None, event_seq: int | None, recip
 
 
 # --- Who hears about what ------------------------------------------------------------------------------------------
-LEVEL_NAMES = {CommandLevel.STREET: "街道", CommandLevel.DISTRICT: "区", CommandLevel.CITY: "市"}
 STAFF_EVENTS = {"dispatch", "return", "escalate", "urge", "supervise", "warning", "overdue"}
 CITIZEN_EVENTS = {"reject", "verify", "close"}
 
@@ -118,6 +120,13 @@ def supervisors_over(region_code: str) -> list[User]:
 
 def handlers_of(department_code: str) -> list[User]:
     return _handlers_of(department_code)
+
+
+def citizen_language(channel: str) -> str:
+    """The language a citizen reads on ``channel``: the WeChat bot's (``GRIDLOOP_WECHAT_LANGUAGE``), else the site's."""
+    if channel == OutboxChannel.WECHAT:
+        return settings.GRIDLOOP_WECHAT_LANGUAGE
+    return settings.LANGUAGE_CODE
 
 
 def citizen_recipients(case: Case) -> list[Recipient]:
@@ -204,44 +213,72 @@ def _owning_dispatchers(case: Case, event: CaseEvent, people=_Lookup) -> list[Us
 
 
 def _message(case: Case, event: CaseEvent, people=_Lookup) -> tuple[list[Recipient], str, str] | None:
-    """(recipients, title, body) for the event, or None when it notifies nobody."""
+    """(recipients, title, body) for the event in the active language, or None when it notifies nobody."""
     kind, payload, number = event.kind, event.payload or {}, case.number
     reason = payload.get("reason") or payload.get("note") or ""
     what = case.category.minor_name if case.category_id else ""
     summary = " · ".join(part for part in (what, case.address, case.description[:100]) if part)
     if kind == "dispatch":
         users = people.handlers(_department_code(case, event))
-        return [Recipient.inbox(u) for u in users], f"新派遣案卷 {number}，请签收", summary
+        return [Recipient.inbox(u) for u in users], _("New case %(number)s dispatched: please sign for it") % {
+            "number": number}, summary
     if kind == "return":
         return ([Recipient.inbox(u) for u in _owning_dispatchers(case, event, people)],
-                f"案卷 {number} 被处置单位退回，请重新派遣", reason)
+                _("Case %(number)s was returned by the department: please dispatch it again") % {"number": number},
+                reason)
     if kind == "escalate":
         level = payload.get("to_level") or case.level
         users = people.dispatchers(center_code(case.region_code, level))
-        return ([Recipient.inbox(u) for u in users],
-                f"案卷 {number} 已上报至{LEVEL_NAMES.get(level, level)}级指挥中心", reason)
+        center = {CommandLevel.DISTRICT: _("Case %(number)s was escalated to the district command center"),
+                  CommandLevel.CITY: _("Case %(number)s was escalated to the city command center")}.get(
+                      level, _("Case %(number)s was escalated to the street command center"))
+        return [Recipient.inbox(u) for u in users], center % {"number": number}, reason
     if kind in ("urge", "supervise", "warning", "overdue"):
         code = _department_code(case, event)
         users = people.handlers(code) if code else _owning_dispatchers(case, event, people)
         title = {
-            "urge": f"催办：案卷 {number}",
-            "supervise": f"督办：案卷 {number}",
-            "warning": f"预警：案卷 {number} 即将到期",
-            "overdue": f"超时：案卷 {number} 已超过处置时限",
-        }[kind]
+            "urge": _("Urged: case %(number)s"),
+            "supervise": _("Supervision order: case %(number)s"),
+            "warning": _("Warning: case %(number)s is nearly due"),
+            "overdue": _("Overdue: case %(number)s is past its time limit"),
+        }[kind] % {"number": number}
         return [Recipient.inbox(u) for u in users], title, reason or summary
-    if kind == "reject":
-        return citizen_recipients(case), f"您反映的问题（{number}）未予立案", reason
-    if kind == "verify":
-        return (citizen_recipients(case), f"您反映的问题（{number}）已处理完毕",
-                "请对处理结果评价（1–5 分），感谢您的参与。")
-    if kind == "close":
-        return citizen_recipients(case), f"您反映的问题（{number}）已办结", "感谢您的参与。"
+    if kind in CITIZEN_EVENTS:
+        return citizen_recipients(case), *_citizen_text(kind, number, reason)
     if kind == "feedback" and case.reopen_review:
         rating, comment = payload.get("rating"), payload.get("comment") or ""
         return ([Recipient.inbox(u) for u in supervisors_over(case.region_code)],
-                f"群众不满意：案卷 {number} 评价 {rating} 分，请决定是否重启", comment or summary)
+                _("Citizen dissatisfied: case %(number)s rated %(rating)s; decide whether to reopen it")
+                % {"number": number, "rating": rating}, comment or summary)
     return None
+
+
+def _citizen_text(kind: str, number: str, reason: str = "") -> tuple[str, str]:
+    """(title, body) of a notice to the citizens who reported case ``number``, in the active language."""
+    if kind == "reject":
+        return _("Your report (%(number)s) was not accepted") % {"number": number}, reason
+    if kind == "verify":
+        return (_("Your report (%(number)s) has been handled") % {"number": number},
+                _("Please rate the result (1–5). Thank you for taking part."))
+    if kind == "close":
+        return _("Your report (%(number)s) is closed") % {"number": number}, _("Thank you for taking part.")
+    if kind == "merged_closed":
+        return (_("Your report was handled together with case %(number)s, which is now closed") % {"number": number},
+                _("Thank you for taking part."))
+    raise ValueError(f"no citizen notice for {kind!r}")
+
+
+def _enqueue_for_citizens(*, kind: str, case: Case, event: CaseEvent, recipients: list[Recipient],
+                          reason: str = "") -> list[OutboxMessage]:
+    """One row per citizen, its text in the language of the citizen's channel."""
+    rows = []
+    for language in dict.fromkeys(citizen_language(r.channel) for r in recipients):
+        with translation.override(language):
+            title, body = _citizen_text(kind, case.number, reason)
+        rows += outbox_enqueue(kind=kind, case=case, event_seq=event.seq, title=title, body=body,
+                               recipients=[r for r in recipients if citizen_language(r.channel) == language],
+                               payload={"case": case.number, "event": kind, "seq": event.seq}, now=event.occurred_at)
+    return rows
 
 
 def notifications_for_event(*, case: Case, event: CaseEvent) -> list[OutboxMessage]:
@@ -252,7 +289,8 @@ def notifications_for_event(*, case: Case, event: CaseEvent) -> list[OutboxMessa
     (the owning center's dispatchers when none is); feedback of 1–2 (a reopen decision due) → the supervisors over
     the case's area; reject, verify (the request for feedback), close → the citizen.
     Call inside the transaction that appended the event."""
-    found = _message(case, event)
+    with translation.override(settings.LANGUAGE_CODE):  # staff notices; a citizen's are rewritten in their language
+        found = _message(case, event)
     if event.kind in ("close", "feedback") and case.state == "closed":
         merged = _merged_reporters_message(case, event)
     else:
@@ -263,6 +301,10 @@ def notifications_for_event(*, case: Case, event: CaseEvent) -> list[OutboxMessa
     if not recipients:
         log.info("case %s event %s (%s): nobody to notify", case.number, event.seq, event.kind)
         return []
+    if event.kind in CITIZEN_EVENTS:
+        reason = (event.payload or {}).get("reason") or (event.payload or {}).get("note") or ""
+        return merged + _enqueue_for_citizens(kind=event.kind, case=case, event=event, recipients=recipients,
+                                              reason=reason)
     return merged + outbox_enqueue(kind=event.kind, case=case, event_seq=event.seq, recipients=recipients,
                                    title=title, body=body,
                                    payload={"case": case.number, "event": event.kind, "seq": event.seq},
@@ -282,11 +324,7 @@ def _merged_reporters_message(case: Case, event: CaseEvent) -> list[OutboxMessag
     recipients = [r for r in recipients if r.key not in mine]  # the main case's own reporters hear of it anyway
     if not recipients:
         return []
-    return outbox_enqueue(
-        kind="merged_closed", case=case, event_seq=event.seq, recipients=recipients,
-        title=f"您反映的问题已并入案卷 {case.number} 办理，现已办结", body="感谢您的参与。",
-        payload={"case": case.number, "event": "merged_closed", "seq": event.seq}, now=event.occurred_at,
-    )
+    return _enqueue_for_citizens(kind="merged_closed", case=case, event=event, recipients=recipients)
 
 
 LIGHT_KINDS = {"yellow": "warning", "red": "overdue"}
@@ -402,7 +440,8 @@ def notifications_bulk(notices: list[Notice], *, now: datetime, people: People |
     rows = []
     for notice in notices:
         event = _NoticeEvent(kind=notice.kind, level=notice.level, payload=notice.payload, seq=notice.seq)
-        found = _message(notice.case, event, people)
+        with translation.override(settings.LANGUAGE_CODE):
+            found = _message(notice.case, event, people)
         if found is None:
             continue
         recipients, title, body = found
@@ -475,20 +514,29 @@ def _deliver(row: OutboxMessage, now: datetime) -> None:
         _mark_delivered(row, now)
 
 
+def _renew_lease(rows: list[OutboxMessage], now: datetime) -> None:
+    """Extend the lease of the rows this relay still holds (those not yet delivered, failed or parked)."""
+    lease = timedelta(seconds=settings.GRIDLOOP_OUTBOX_LEASE_SECONDS)
+    OutboxMessage.objects.filter(pk__in=[r.pk for r in rows], state=OutboxState.PENDING).update(
+        next_attempt_at=now + lease)
+
+
 def relay_batch(limit: int = 100, now: datetime | None = None) -> RelayResult:
     """Deliver up to ``limit`` due messages once. Failures wait ``retry_delay`` and are parked after
-    ``GRIDLOOP_OUTBOX_MAX_ATTEMPTS``; a disabled channel parks at once."""
+    ``GRIDLOOP_OUTBOX_MAX_ATTEMPTS``; a disabled channel parks at once.
+
+    The rows are leased for ``GRIDLOOP_OUTBOX_LEASE_SECONDS`` (30 s) and the lease of the rows still to send is renewed
+    every third of it while the batch runs, so a relay that dies (SIGKILL, a lost machine) leaves its rows to the next
+    one within one lease, never in the middle of a live relay's batch."""
     clock = (lambda: now) if now is not None else timezone.now
     rows = _claim(limit, clock())
     result = RelayResult(claimed=len(rows))
-    # Stop well before the lease ends, so no other relay re-claims a row this one is still sending.
-    lease = settings.GRIDLOOP_OUTBOX_LEASE_SECONDS
-    stop_at = time.monotonic() + max(lease - 2 * settings.GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS, lease / 2)
+    renew_every = timedelta(seconds=settings.GRIDLOOP_OUTBOX_LEASE_SECONDS / 3)
+    renewed = clock()
     for index, row in enumerate(rows):
-        if time.monotonic() > stop_at:
-            left = [r.pk for r in rows[index:]]
-            OutboxMessage.objects.filter(pk__in=left, state=OutboxState.PENDING).update(next_attempt_at=clock())
-            break
+        if clock() - renewed >= renew_every:
+            renewed = clock()
+            _renew_lease(rows[index:], renewed)
         try:
             _deliver(row, clock())
         except ChannelDisabled as exc:
@@ -511,7 +559,7 @@ def relay_batch(limit: int = 100, now: datetime | None = None) -> RelayResult:
 def relay_pending(*, limit: int = 100, max_batches: int = 10) -> RelayResult:
     """Run batches while they come back full (up to ``max_batches``): what the beat-scheduled task calls."""
     total = RelayResult()
-    for _ in range(max_batches):
+    for _batch in range(max_batches):
         batch = relay_batch(limit=limit)
         for field in ("claimed", "delivered", "failed", "parked"):
             setattr(total, field, getattr(total, field) + getattr(batch, field))

@@ -20,7 +20,7 @@ import dispatch.models as dispatch_models
 from events.access import cases_visible_q
 from events.models import OPEN_STATES, Case, CaseState, CommandLevel
 from grids.models import Region, Role
-from grids.selectors import command_centers_of, is_admin, region_scope_q
+from grids.selectors import command_centers_of, is_admin, region_scope_q, roles_of
 
 QUEUE_LEVELS = (CommandLevel.STREET, CommandLevel.DISTRICT, CommandLevel.CITY)
 BUCKETS = ("new", "awaiting_dispatch", "returned", "escalated_to_us", "overdue")
@@ -105,6 +105,60 @@ def center_queues(*, user, center: Region, size: int = BUCKET_SIZE) -> dict[str,
             buckets[name] = Bucket(available=False)
             continue
         cases = bucket_cases(user=user, center=center, bucket=name)
+        count = cases.count()
+        buckets[name] = Bucket(count=count, items=list(cases[:size]) if count else [])
+    with_regions([case for bucket in buckets.values() for case in bucket.items])
+    return buckets
+
+
+# --- A department's workbench (处置单位): its cases in buckets ------------------------------------------------------------
+#     to_sign   dispatched to the department, not signed yet (签收)
+#     handling  signed and being handled (or suspended: 挂账, the clock paused)
+#     due_soon  to sign or handling, the running stage clock yellow (80 % of the limit used)
+#     overdue   to sign or handling, the running stage clock red (超期)
+#     rework    handling again because the result was sent back (返工): the last entry into handling was a rework
+DEPARTMENT_BUCKETS = ("to_sign", "handling", "due_soon", "overdue", "rework")
+DEPARTMENT_STATES = (CaseState.DISPATCHED, CaseState.HANDLING, CaseState.SUSPENDED)
+
+
+def _department_bucket(cases: QuerySet[Case], name: str) -> QuerySet[Case]:
+    from django.db.models import Subquery
+
+    from events.models import CaseEvent
+
+    if name == "to_sign":
+        return cases.filter(state=CaseState.DISPATCHED)
+    if name == "handling":
+        return cases.filter(state__in=(CaseState.HANDLING, CaseState.SUSPENDED))
+    if name in ("due_soon", "overdue"):
+        light = "yellow" if name == "due_soon" else "red"
+        lit = dispatch_models.StageClock.objects.filter(case=OuterRef("pk"), finished_at__isnull=True, light=light)
+        return cases.filter(Exists(lit), state__in=(CaseState.DISPATCHED, CaseState.HANDLING))
+    if name == "rework":
+        entry = (CaseEvent.objects.filter(case=OuterRef("pk"), kind__in=("sign", "rework", "reopen"))
+                 .order_by("-seq").values("kind")[:1])
+        return (cases.filter(state__in=(CaseState.HANDLING, CaseState.SUSPENDED), reworks_count__gt=0)
+                .alias(entry=Subquery(entry)).filter(entry="rework"))
+    raise ValueError(f"unknown bucket {name!r}")
+
+
+def department_cases(*, user) -> QuerySet[Case]:
+    """Open cases in the charge of the user's departments (handler roles) at the workbench's stages, oldest first
+    (the longest waiting on top)."""
+    departments = [a.department_id for a in roles_of(user) if a.role == Role.HANDLER]
+    return (Case.objects.select_related("category", "department")
+            .filter(department_id__in=departments, state__in=DEPARTMENT_STATES).order_by("created_at", "number"))
+
+
+def department_bucket_cases(*, user, bucket: str) -> QuerySet[Case]:
+    return _department_bucket(department_cases(user=user), bucket)
+
+
+def department_queues(*, user, size: int = BUCKET_SIZE) -> dict[str, Bucket]:
+    """Each workbench bucket's total and its ``size`` longest-waiting cases."""
+    buckets = {}
+    for name in DEPARTMENT_BUCKETS:
+        cases = department_bucket_cases(user=user, bucket=name)
         count = cases.count()
         buckets[name] = Bucket(count=count, items=list(cases[:size]) if count else [])
     with_regions([case for bucket in buckets.values() for case in bucket.items])

@@ -61,7 +61,7 @@ def route(case) -> RouteDecision:
     ]
     if rules:
         rule = max(rules, key=_specificity)
-        what = category.minor_name if rule.category_id else f"{category.major_name}（{_('major class')}）"
+        what = category.minor_name if rule.category_id else _("%(name)s (major class)") % {"name": category.major_name}
         reason = _("rule %(rule)s: %(what)s in %(region)s → %(department)s") % {
             "rule": rule.pk, "what": what, "region": rule.region.name, "department": rule.department.name,
         }

@@ -104,3 +104,13 @@ _clocks_of_case = CompiledQuery(
 def case_clocks(case_id: int) -> list[StageClock]:
     """A case's stage clocks, oldest first."""
     return _clocks_of_case(case_id)
+
+
+def running_clocks(case_ids) -> dict[int, StageClock]:
+    """The running (unfinished) stage clock of each case, by case id, in one query (the newest when a case has more
+    than one)."""
+    clocks: dict[int, StageClock] = {}
+    for clock in StageClock.objects.filter(case_id__in=list(case_ids), finished_at__isnull=True).order_by(
+            "started_at", "id"):
+        clocks[clock.case_id] = clock
+    return clocks

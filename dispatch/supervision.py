@@ -8,12 +8,14 @@ case event and a message to the supervisor who issued the order.
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
-from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from config.errors import Conflict, InvalidInput, NotFound
 from grids.models import Role
 from grids.selectors import roles_of
 
@@ -26,11 +28,11 @@ MAX_REPLY_DAYS = 90
 def _reply_due(value, now: datetime) -> datetime:
     when = parse_datetime(value) if isinstance(value, str) else value
     if not isinstance(when, datetime):
-        raise InvalidInput("reply_due must be an ISO date-time, e.g. 2026-12-01T17:30:00+08:00", field="reply_due")
+        raise InvalidInput(_("reply_due must be an ISO date-time, e.g. 2026-12-01T17:30:00+08:00"), field="reply_due")
     if timezone.is_naive(when):
         when = timezone.make_aware(when)
     if when <= now or when > now + timedelta(days=MAX_REPLY_DAYS):
-        raise InvalidInput(f"reply_due must be in the future and at most {MAX_REPLY_DAYS} days ahead",
+        raise InvalidInput(_("reply_due must be in the future and at most %(n)s days ahead") % {"n": MAX_REPLY_DAYS},
                            field="reply_due")
     return when
 
@@ -43,7 +45,8 @@ def supervision_order_create(*, case, kind: str, inputs: dict, user, now: dateti
     )
     if kind == SupervisionKind.SUPERVISE:
         if inputs.get("type") not in SupervisionType.values:
-            raise InvalidInput(f"type must be one of {', '.join(SupervisionType.values)}", field="type")
+            raise InvalidInput(_("type must be one of %(choices)s") % {"choices": ", ".join(SupervisionType.values)},
+                               field="type")
         order.type = inputs["type"]
         order.reply_due = _reply_due(inputs.get("reply_due"), now)
     order.save()
@@ -70,15 +73,16 @@ def supervision_reply(*, order_id: int, user, text: str) -> SupervisionOrder:
     with transaction.atomic():
         order = SupervisionOrder.objects.filter(pk=order_id).first()
         if order is None:
-            raise NotFound(f"no supervision order {order_id}")
+            raise NotFound(_("no supervision order %(id)s") % {"id": order_id})
         case = Case.objects.select_for_update(of=("self",)).get(pk=order.case_id)
         order = SupervisionOrder.objects.select_related("issued_by").get(pk=order_id)
-        if not _may_reply(user, order):
-            raise PermissionDenied("only the department in charge replies to this order")
+        if not _may_reply(user, order):  # out of scope is "not found", as everywhere else (it may not even exist)
+            raise NotFound(_("no supervision order %(id)s") % {"id": order_id})
         if order.replied_at:
-            raise Conflict(f"this order was already answered at {timezone.localtime(order.replied_at):%Y-%m-%d %H:%M}")
+            raise Conflict(_("this order was already answered at %(when)s")
+                           % {"when": f"{timezone.localtime(order.replied_at):%Y-%m-%d %H:%M}"})
         if not text:
-            raise InvalidInput("write the reply", field="reply")
+            raise InvalidInput(_("write the reply"), field="reply")
         now = timezone.now()
         order.reply, order.replied_by, order.replied_at = text[:2000], user, now
         order.save(update_fields=["reply", "replied_by", "replied_at"])
@@ -87,9 +91,11 @@ def supervision_reply(*, order_id: int, user, text: str) -> SupervisionOrder:
                              from_state=case.state, to_state=case.state,
                              payload={"order": order.pk, "reply": order.reply}, now=now)
         case.save(update_fields=["last_seq", "last_hash"])
+        with translation.override(settings.LANGUAGE_CODE):  # a staff notice (dispatch.outbox)
+            title = (_("The urge on case %(number)s was answered") if order.kind == SupervisionKind.URGE
+                     else _("The supervision order on case %(number)s was answered")) % {"number": case.number}
         outbox_enqueue(kind="supervision_reply", case=case, event_seq=event.seq,
-                       recipients=[Recipient.inbox(order.issued_by)],
-                       title=f"案卷 {case.number} 的{order.get_kind_display()}已回复", body=order.reply, now=now)
+                       recipients=[Recipient.inbox(order.issued_by)], title=title, body=order.reply, now=now)
     return order
 
 

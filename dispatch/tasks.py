@@ -1,12 +1,19 @@
 """Celery tasks: thin wrappers around services."""
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from . import services
 
 
 @shared_task(name="dispatch.heartbeat", ignore_result=True)
 def heartbeat() -> None:
+    services.heartbeat_record(name="worker")
+
+
+@worker_ready.connect
+def heartbeat_on_start(**_kwargs) -> None:
+    """A worker that has just started is alive: /healthz/ says so at once, not after beat's first 30 s interval."""
     services.heartbeat_record(name="worker")
 
 

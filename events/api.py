@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import NotFound, PermissionDenied
+from config.parsers import JSONParser
 from grids.api import BAD_INPUT, query_params
 from grids.serializers import ErrorSerializer
 
@@ -88,7 +89,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description=_("Up to 100 characters. Repeating a key returns the first result and does nothing again."),
 )
 NUMBER = OpenApiParameter("number", str, OpenApiParameter.PATH, description=_("Case number, e.g. 2026112300017."))
-MULTIPART_OR_JSON = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
+MULTIPART_OR_JSON = [JSONParser, parsers.MultiPartParser, parsers.FormParser]  # config.parsers: no NUL, no deep JSON
 
 
 def _idempotency_key(request) -> str:
@@ -110,6 +111,7 @@ def case_detail_response(request, number: str, *, scoped: bool = True, status: i
     """The case detail; ``case`` when the caller already holds it with its related rows (a case just filed)."""
     if case is None:
         case = _found(selectors.case_detail_get(number=number, user=request.user if scoped else None))
+    selectors.with_related(case, events=selectors.events_as_read_by(case.events.all(), user=request.user))
     allowed = allowed_actions(case, Actor.staff(request.user))
     return Response(case_detail_data(case, request=request, allowed_actions=allowed), status=status)
 
@@ -180,7 +182,8 @@ class CaseViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], pagination_class=None)
     def events(self, request, number=None):
         case = _found(selectors.case_get(number=number, user=request.user))
-        return Response(CaseEventSerializer(selectors.case_events(case), many=True).data)
+        events = selectors.events_as_read_by(selectors.case_events(case), user=request.user)
+        return Response(CaseEventSerializer(events, many=True).data)
 
     @extend_schema(
         summary=_("Open cases this one probably repeats (duplicates), nearest first"),

@@ -1,6 +1,7 @@
 """Reads for the events app."""
 
-from datetime import date, datetime, time, timedelta
+from copy import copy
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -47,8 +48,18 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _as_bound(value: date | datetime, *, upper: bool) -> tuple[str, datetime]:
-    """(lookup, moment) for a created_from/created_to value; a date covers its whole (local) day."""
+def _as_bound(value: date | datetime, *, upper: bool) -> tuple[str, datetime] | None:
+    """(lookup, moment) for a created_from/created_to value; a date covers its whole (local) day. None for a bound
+    at the calendar's end (9999-12-31, 0001-01-01): nothing lies beyond it, so it limits nothing."""
+    try:
+        lookup, moment = _bound(value, upper=upper)
+        moment.astimezone(UTC)  # as the database will be asked: 0001-01-01 in Shanghai is before year 1 in UTC
+        return lookup, moment
+    except OverflowError:
+        return None
+
+
+def _bound(value: date | datetime, *, upper: bool) -> tuple[str, datetime]:
     if isinstance(value, datetime):
         moment = timezone.make_aware(value) if timezone.is_naive(value) else value
         return ("lte" if upper else "gte"), moment
@@ -78,8 +89,9 @@ def cases_list(*, user, filters: dict | None = None) -> QuerySet[Case]:
             cases = cases.filter(**{lookup: filters[key]})
     for key, upper in (("created_from", False), ("created_to", True)):
         if filters.get(key) is not None:
-            lookup, moment = _as_bound(filters[key], upper=upper)
-            cases = cases.filter(**{f"created_at__{lookup}": moment})
+            bound = _as_bound(filters[key], upper=upper)
+            if bound is not None:
+                cases = cases.filter(**{f"created_at__{bound[0]}": bound[1]})
     if filters.get("q"):
         text = filters["q"]
         cases = cases.filter(Q(description__icontains=text) | Q(number__contains=text) | Q(address__icontains=text))
@@ -155,9 +167,82 @@ def case_events(case: Case) -> QuerySet[CaseEvent]:
     return CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq")
 
 
-def cases_same_reporter(*, case: Case, user, limit: int = 10) -> list[Case]:
-    """Other cases of the same citizen (same identity hash) that the user may see, newest first."""
-    if not case.citizen_key:
+# --- The hotline desk: a caller's cases, progress inquiries answered, categories found by name or pinyin -------------
+def cases_of_citizen(*, key: str, user, limit: int = 20) -> list[Case]:
+    """Cases a citizen (by ``events.actors.citizen_key``) reported or joined with a further report, that the staff
+    user may see, newest first (at most ``limit``)."""
+    if not key:
         return []
-    return list(Case.objects.select_related("category").filter(cases_visible_q(user), citizen_key=case.citizen_key)
-                .exclude(pk=case.pk).order_by("-created_at", "-number")[:limit])
+    joined = InboundReport.objects.filter(citizen_key=key).values("case_id")
+    return list(_cases_with_refs().filter(cases_visible_q(user)).filter(Q(citizen_key=key) | Q(pk__in=joined))
+                .order_by("-created_at", "-number")[:limit])
+
+
+def inquiries_answered_count(*, user=None, since: datetime | None = None) -> int:
+    """How many progress inquiries (``inquiry_answered`` events) were answered — by ``user`` and since ``since``
+    when given."""
+    events = CaseEvent.objects.filter(kind="inquiry_answered")
+    if user is not None:
+        events = events.filter(actor_id=user.pk)
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    return events.count()
+
+
+_category_initials: dict[tuple[int, str, str], str] = {}
+
+
+def category_initials(category: Category) -> str:
+    """The pinyin initials of the category's minor name (私搭乱建 → "sdlj"), lower case; cached per process."""
+    cache_key = (category.pk, category.major_name, category.minor_name)
+    found = _category_initials.get(cache_key)
+    if found is None:
+        from pypinyin import Style, lazy_pinyin
+
+        found = "".join(lazy_pinyin(category.minor_name, style=Style.FIRST_LETTER)).lower()
+        if len(_category_initials) > 5000:
+            _category_initials.clear()
+        _category_initials[cache_key] = found
+    return found
+
+
+def categories_search(text: str, *, limit: int = 12) -> list[Category]:
+    """Active categories matching ``text``: by code, by a word of the minor or major name, or by the pinyin initials
+    of the minor name (prefix first, then containment). Exact and prefix matches come first."""
+    text = (text or "").strip().lower()
+    if not text:
+        return []
+    ranked = []
+    for category in Category.objects.filter(active=True).order_by("code"):
+        initials = category_initials(category)
+        names = (category.minor_name.lower(), category.major_name.lower())
+        if category.code.lower() == text or names[0] == text or initials == text:
+            rank = 0
+        elif category.code.lower().startswith(text) or names[0].startswith(text) or initials.startswith(text):
+            rank = 1
+        elif text in names[0] or text in initials:
+            rank = 2
+        elif text in names[1]:
+            rank = 3
+        else:
+            continue
+        ranked.append((rank, category.code, category))
+    return [category for *_, category in sorted(ranked, key=lambda row: row[:2])[:limit]]
+
+
+def events_as_read_by(events, *, user) -> list[CaseEvent]:
+    """The events as ``user`` may read them: case numbers in a ``possible_duplicates`` payload that lie outside the
+    reader's scope are left out (as ``/duplicates/`` leaves them out). Rows are copied, never changed in place."""
+    events = list(events)
+    numbers = {number for event in events for number in (event.payload or {}).get("possible_duplicates", ())}
+    if not numbers:
+        return events
+    visible = set(Case.objects.filter(cases_visible_q(user), number__in=numbers).values_list("number", flat=True))
+    shown = []
+    for event in events:
+        if "possible_duplicates" in (event.payload or {}):
+            event = copy(event)
+            event.payload = {**event.payload,
+                             "possible_duplicates": [n for n in event.payload["possible_duplicates"] if n in visible]}
+        shown.append(event)
+    return shown

@@ -26,7 +26,7 @@ from grids.selectors import ancestor_codes, covers, locate, roles_of
 from . import chain
 from .access import capacities, may_see_contact
 from .actors import Actor, citizen_key
-from .duplicates import Candidate, duplicate_candidates, nearby_lock_keys
+from .duplicates import Candidate, distance_m, duplicate_candidates, nearby_lock_keys
 from .models import (
     KIND_LETTER,
     OPEN_STATES,
@@ -261,15 +261,15 @@ def _place(data: ReportInput) -> tuple[Region | None, Region]:
     if data.unstructured:
         return None, _intake_center(data)
     if (data.lat is None) != (data.lng is None):
-        raise InvalidInput("give both lat and lng, or neither", field="lat" if data.lat is None else "lng")
+        raise InvalidInput(_("give both lat and lng, or neither"), field="lat" if data.lat is None else "lng")
     if data.lat is not None:
         if not (-90 <= data.lat <= 90):
-            raise InvalidInput("lat must be between -90 and 90", field="lat")
+            raise InvalidInput(_("lat must be between -90 and 90"), field="lat")
         if not (-180 <= data.lng <= 180):
-            raise InvalidInput("lng must be between -180 and 180", field="lng")
+            raise InvalidInput(_("lng must be between -180 and 180"), field="lng")
         entry = locate(data.lat, data.lng)
         if entry is None:
-            raise Unprocessable("this point is outside the service area (no unit grid contains it)", field="lat")
+            raise Unprocessable(_("this point is outside the service area (no unit grid contains it)"), field="lat")
         # The grid and its ancestors as the locate index knows them (ids, codes, names, levels; the rest is read if
         # ever asked for): case_report needs the street and district too, and no query is needed for them.
         grid = _region_ref(entry.region_id, Level.GRID, entry.code, entry.name)
@@ -279,10 +279,10 @@ def _place(data: ReportInput) -> tuple[Region | None, Region]:
     if data.region_code:
         region = _regions().filter(code=data.region_code).first()
         if region is None or region.level not in (Level.STREET, Level.COMMUNITY, Level.GRID):
-            raise InvalidInput("region_code must be the code of a street, community or unit grid",
+            raise InvalidInput(_("region_code must be the code of a street, community or unit grid"),
                                field="region_code")
         return (region if region.level == Level.GRID else None), region
-    raise InvalidInput("a location is needed: lat and lng, or the region_code of a street, community or grid",
+    raise InvalidInput(_("a location is needed: lat and lng, or the region_code of a street, community or grid"),
                        field="lat")
 
 
@@ -292,17 +292,18 @@ def _intake_role(actor: Actor, channel: str, region: Region) -> str:
     if channel == Channel.PATROL:
         if any(a.role == Role.GRID_WORKER for a in roles_of(user)):
             return Role.GRID_WORKER
-        raise PermissionDenied("only grid workers file patrol reports")
+        raise PermissionDenied(_("only grid workers file patrol reports"))
     if channel == Channel.HOTLINE:
         if covers(user, region.code, roles=(Role.OPERATOR,)):
             return Role.OPERATOR
-        raise PermissionDenied("only a hotline operator whose region covers this place files hotline reports")
+        raise PermissionDenied(_("only a hotline operator whose region covers this place files hotline reports"))
     if channel == Channel.WEB:
         for role in (Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR):
             if covers(user, region.code, roles=(role,)):
                 return role
-        raise PermissionDenied("this place is outside your area")
-    raise InvalidInput(f"staff file reports on the patrol, hotline or web channel, not {channel!r}", field="channel")
+        raise PermissionDenied(_("this place is outside your area"))
+    raise InvalidInput(_("staff file reports on the patrol, hotline or web channel, not %(channel)r")
+                       % {"channel": channel}, field="channel")
 
 
 SENSOR_OPENING_LOCK = 0x6C6F6F70  # advisory lock space of sensor case openings ("loop")
@@ -335,28 +336,28 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     scope = f"user:{actor.user.pk}" if actor.user is not None else f"{data.channel}:{actor.ref}"
     if data.idempotency_key:
         if len(data.idempotency_key) > 100:
-            raise InvalidInput("Idempotency-Key may be at most 100 characters", field="idempotency_key")
+            raise InvalidInput(_("Idempotency-Key may be at most %(n)s characters") % {"n": 100}, field="idempotency_key")
         existing = _report_by_idempotency_key(scope, data.idempotency_key)
         if existing:
             return existing[0].case, False
 
     description = (data.description or "").strip()
     if not description:
-        raise InvalidInput("describe what is wrong", field="description")
+        raise InvalidInput(_("describe what is wrong"), field="description")
     if len(description) > 4000:
-        raise InvalidInput("the description may be at most 4,000 characters", field="description")
+        raise InvalidInput(_("the description may be at most %(n)s characters") % {"n": "4,000"}, field="description")
     if data.category is not None and not data.category.active:
-        raise InvalidInput(f"category {data.category.code} is no longer in use", field="category")
+        raise InvalidInput(_("category %(code)s is no longer in use") % {"code": data.category.code}, field="category")
     if data.channel == Channel.PATROL and data.category is None:
-        raise InvalidInput("grid workers choose a category", field="category")
+        raise InvalidInput(_("grid workers choose a category"), field="category")
     if data.urgency and data.urgency not in Urgency.values:
-        raise InvalidInput(f"urgency must be one of {', '.join(Urgency.values)}", field="urgency")
+        raise InvalidInput(_("urgency must be one of %(choices)s") % {"choices": ", ".join(Urgency.values)}, field="urgency")
     grid, region = _place(data)
     role = _intake_role(actor, data.channel, region) if actor.kind == ActorKind.USER else ""
 
     if data.self_handled:
         if data.channel != Channel.PATROL:
-            raise InvalidInput("only grid workers on patrol report a problem as handled on the spot",
+            raise InvalidInput(_("only grid workers on patrol report a problem as handled on the spot"),
                                field="self_handled")
         before = photos_check(data.before_photos, field="before_photos", minimum=1)
         after = photos_check(data.after_photos, field="after_photos", minimum=1)
@@ -445,7 +446,8 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
 # --- Transitions --------------------------------------------------------------------------------------------------------
 def _conflict(case: Case, actor: Actor, message: str) -> Conflict:
     allowed = allowed_actions(case, actor)
-    return Conflict(f"{message}. Allowed now: {', '.join(allowed) if allowed else 'none for you'}.",
+    return Conflict(_("%(problem)s. Allowed now: %(actions)s.")
+                    % {"problem": message, "actions": ", ".join(allowed) if allowed else _("none for you")},
                     extra={"allowed_actions": allowed, "state": case.state})
 
 
@@ -453,31 +455,31 @@ def _state_problem(action: Action, case: Case, now: datetime) -> str | None:
     """Why the action does not fit the case right now (beyond the plain source state), or None."""
     name = action.name
     if name == "confirm_self_handled" and not case.self_handled:
-        return "only a report filed as handled on the spot can be confirmed as such"
+        return _("only a report filed as handled on the spot can be confirmed as such")
     if name == "request_field_check" and case.field_check_status == FieldCheck.REQUESTED:
-        return "an on-site check is already requested"
+        return _("an on-site check is already requested")
     if name == "field_check" and case.field_check_status != FieldCheck.REQUESTED:
-        return "no on-site check was requested for this case"
+        return _("no on-site check was requested for this case")
     if name == "request_extension":
         if case.extension_pending:
-            return "an extension request is already waiting for a decision"
+            return _("an extension request is already waiting for a decision")
         if case.extensions_count >= MAX_EXTENSIONS:
-            return f"a case gets at most {MAX_EXTENSIONS} extensions"
+            return _("a case gets at most %(n)s extensions") % {"n": MAX_EXTENSIONS}
     if name in ("approve_extension", "deny_extension") and not case.extension_pending:
-        return "no extension request is waiting"
+        return _("no extension request is waiting")
     if name == "suspend" and case.suspensions_count:
-        return "a case can be suspended only once"
+        return _("a case can be suspended only once")
     if name == "close" and case.citizen_key and case.verified_at and (
         now < case.verified_at + timedelta(hours=settings.GRIDLOOP_FEEDBACK_WINDOW_HOURS)
     ):
-        return "the reporter's feedback is still due; close after the feedback window or record their feedback"
+        return _("the reporter's feedback is still due; close after the feedback window or record their feedback")
     if name == "reopen":
         if case.close_reason != CloseReason.RESOLVED or case.rating is None or case.rating > 3:
-            return "only a resolved case with dissatisfied feedback (rating 1–3) can be reopened"
+            return _("only a resolved case with dissatisfied feedback (rating 1–3) can be reopened")
         if case.closed_at and now > case.closed_at + timedelta(days=settings.GRIDLOOP_REOPEN_WINDOW_DAYS):
-            return f"the reopen window of {settings.GRIDLOOP_REOPEN_WINDOW_DAYS} days after closure has passed"
+            return _("the reopen window of %(n)s days after closure has passed") % {"n": settings.GRIDLOOP_REOPEN_WINDOW_DAYS}
     if name == "escalate" and case.level == CommandLevel.CITY:
-        return "the case is already at the city command center"
+        return _("the case is already at the city command center")
     return None
 
 
@@ -495,7 +497,7 @@ def _required(action: Action, inputs: dict) -> None:
     for name in action.requires:
         value = inputs.get(name)
         if value in (None, "", []) or (isinstance(value, str) and not value.strip()):
-            raise InvalidInput(f"{action.name} needs {name}", field=name)
+            raise InvalidInput(_("%(action)s needs %(field)s") % {"action": action.name, "field": name}, field=name)
 
 
 def _inbound_report(case: Case, *, actor: Actor, data: ReportInput, description: str, key: str, scope: str,
@@ -538,13 +540,13 @@ OWNING_LEVEL = {Level.CITY: CommandLevel.CITY, Level.DISTRICT: CommandLevel.DIST
 
 def _intake_center(data: ReportInput) -> Region:
     if data.channel in (Channel.PATROL, Channel.SENSOR):
-        raise InvalidInput("only citizens' reports may come without a location", field="unstructured")
+        raise InvalidInput(_("only citizens' reports may come without a location"), field="unstructured")
     if data.lat is not None or data.lng is not None:
-        raise InvalidInput("a report with lat/lng is not unstructured", field="unstructured")
+        raise InvalidInput(_("a report with lat/lng is not unstructured"), field="unstructured")
     region = _regions().filter(code=data.region_code).first() if data.region_code else None
     if region is None or region.level not in (Level.CITY, Level.DISTRICT, Level.STREET):
-        raise InvalidInput("an unstructured report goes to a command center: region_code must be the code of a "
-                           "city, district or street", field="region_code")
+        raise InvalidInput(_("an unstructured report goes to a command center: region_code must be the code of a "
+                             "city, district or street"), field="region_code")
     return region
 
 
@@ -553,17 +555,18 @@ def _locate_on_accept(case: Case, inputs: dict, payload: dict) -> None:
     the area of the command center that owns it. The caller holds the case row lock and saves the case after."""
     lat, lng, code = inputs.get("lat"), inputs.get("lng"), str(inputs.get("region_code") or "").strip()
     if lat in (None, "") and lng in (None, "") and not code:
-        raise InvalidInput("this report has no location yet: give lat and lng, or region_code, to accept it",
+        raise InvalidInput(_("this report has no location yet: give lat and lng, or region_code, to accept it"),
                            field="lat")
     try:
         lat = None if lat in (None, "") else float(lat)
         lng = None if lng in (None, "") else float(lng)
     except (TypeError, ValueError):
-        raise InvalidInput("lat and lng must be numbers", field="lat") from None
+        raise InvalidInput(_("lat and lng must be numbers"), field="lat") from None
     grid, region = _place(ReportInput(channel=case.channel, description="", lat=lat, lng=lng, region_code=code))
     center = case.region_code[:4] if case.level == CommandLevel.CITY else case.region_code
     if not region.code.startswith(center):
-        raise InvalidInput(f"this place is outside the area of the command center that owns case {case.number}",
+        raise InvalidInput(_("this place is outside the area of the command center that owns case %(number)s")
+                           % {"number": case.number},
                            field="region_code" if lat is None else "lat")
     ancestors = {r.level: r for r in _regions().filter(code__in=ancestor_codes(region.code))}
     ancestors[region.level] = region
@@ -581,9 +584,10 @@ _department_by_code = CompiledQuery(lambda code: Department.objects.select_relat
 def _department(case: Case, code) -> Department:
     department = next(iter(_department_by_code(str(code))), None)
     if department is None or not department.active:
-        raise InvalidInput(f"no active department with code {code!r}", field="department")
+        raise InvalidInput(_("no active department with code %(code)r") % {"code": code}, field="department")
     if not case.region_code.startswith(department.region.subtree_prefix):
-        raise InvalidInput(f"{department.name} does not serve {case.region_code}", field="department")
+        raise InvalidInput(_("%(department)s does not serve %(region)s") % {"department": department.name,
+                                                                     "region": case.region_code}, field="department")
     return department
 
 
@@ -614,7 +618,7 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
     inputs = dict(inputs or {})
     spec = ACTIONS.get(action)
     if spec is None:
-        raise NotFound(f"unknown action {action!r}; actions are: {', '.join(ACTIONS)}")
+        raise NotFound(_("unknown action %(action)r; actions are: %(actions)s") % {"action": action, "actions": ", ".join(ACTIONS)})
     number = case.number if isinstance(case, Case) else str(case)
     now = timezone.now()
     with transaction.atomic():
@@ -625,20 +629,22 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
         else:
             case = next(iter(_case_for_action(number)), None)
         if case is None:
-            raise NotFound(f"no case {number}")
+            raise NotFound(_("no case %(number)s") % {"number": number})
         mine = [c for c in capacities(actor, case) if c in spec.by]
         if not mine:
-            raise PermissionDenied(f"you may not {spec.name} case {case.number}: it is outside your role or area")
+            raise PermissionDenied(_("you may not %(action)s case %(number)s: it is outside your role or area")
+                                   % {"action": spec.name, "number": case.number})
         key = str(inputs.get("idempotency_key") or "")[:100]
         if key and CaseEvent.objects.filter(case=case, kind=spec.name, actor_kind=actor.kind, actor_ref=actor.ref,
                                             actor_id=actor.user.pk if actor.user else None,
                                             payload__idempotency_key=key).exists():
             return case  # a retry of an action already taken (checked under the row lock): nothing more happens
         if case.state not in spec.sources:
-            raise _conflict(case, actor, f"cannot {spec.name} a case that is {case.get_state_display()}")
+            raise _conflict(case, actor, _("cannot %(action)s a case that is %(state)s")
+                             % {"action": spec.name, "state": case.get_state_display()})
         problem = _state_problem(spec, case, now)
         if problem:
-            raise _conflict(case, actor, f"cannot {spec.name}: {problem}")
+            raise _conflict(case, actor, _("cannot %(action)s: %(problem)s") % {"action": spec.name, "problem": problem})
         _required(spec, inputs)
         first_new_seq = case.last_seq + 1
         from_state = case.state
@@ -696,11 +702,11 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
             code = category
             category = next(iter(_category_by_code(code)), None)
             if category is None:
-                raise InvalidInput(f"no category with code {code!r}", field="category")
+                raise InvalidInput(_("no category with code %(code)r") % {"code": code}, field="category")
         if category is None:
-            raise InvalidInput("set the category when accepting a report that has none", field="category")
+            raise InvalidInput(_("set the category when accepting a report that has none"), field="category")
         if not category.active:
-            raise InvalidInput(f"category {category.code} is no longer in use", field="category")
+            raise InvalidInput(_("category %(code)s is no longer in use") % {"code": category.code}, field="category")
         if case.category_id != category.pk:
             case.category = category
             payload["category"] = category.code
@@ -709,7 +715,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         payload["routing"] = route(case).as_payload()
         if inputs.get("urgency"):
             if inputs["urgency"] not in Urgency.values:
-                raise InvalidInput(f"urgency must be one of {', '.join(Urgency.values)}", field="urgency")
+                raise InvalidInput(_("urgency must be one of %(choices)s") % {"choices": ", ".join(Urgency.values)}, field="urgency")
             case.urgency = inputs["urgency"]
             payload["urgency"] = case.urgency
     elif name == "reject":
@@ -718,11 +724,13 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         outside = target is not None and actor.user is not None and not covers(
             actor.user, target.region_code, roles=(Role.DISPATCHER,))
         if target is None or outside:  # the same answer, so case numbers outside one's area are not revealed
-            raise InvalidInput(f"no case {inputs['target']} in your area to merge into", field="target")
+            raise InvalidInput(_("no case %(number)s in your area to merge into") % {"number": inputs["target"]},
+                               field="target")
         if target.pk == case.pk:
-            raise InvalidInput("a case cannot be merged into itself", field="target")
+            raise InvalidInput(_("a case cannot be merged into itself"), field="target")
         if target.state not in OPEN_STATES:
-            raise InvalidInput(f"case {target.number} is {target.get_state_display()}; merge into an open case",
+            raise InvalidInput(_("case %(number)s is %(state)s; merge into an open case")
+                               % {"number": target.number, "state": target.get_state_display()},
                                field="target")
         case.merged_into, case.close_reason, case.closed_at = target, CloseReason.DUPLICATE, now
         event_append(case=target, kind="merged_in", actor=actor, role="dispatcher", payload={"case": case.number},
@@ -733,13 +741,13 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         case.close_reason, case.closed_at = CloseReason.SELF_HANDLED, now
     elif name == "request_field_check":
         if case.grid_id is None:
-            raise InvalidInput("the case has no unit grid, so no grid worker to ask; set its location first",
+            raise InvalidInput(_("the case has no unit grid, so no grid worker to ask; set its location first"),
                                field="lat")
         case.field_check_status = FieldCheck.REQUESTED
     elif name == "field_check":
         result = inputs["result"]
         if result not in (FieldCheck.CONFIRMED, FieldCheck.NOT_FOUND):
-            raise InvalidInput("result must be confirmed or not_found", field="result")
+            raise InvalidInput(_("result must be confirmed or not_found"), field="result")
         case.field_check_status = result
         payload["result"] = result
         minimum = 1 if result == FieldCheck.CONFIRMED else 0
@@ -774,9 +782,9 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         elif isinstance(until, datetime) and timezone.is_naive(until):
             until = timezone.make_aware(until)
         elif not isinstance(until, datetime):
-            raise InvalidInput("until must be an ISO date or date-time, e.g. 2026-12-31", field="until")
+            raise InvalidInput(_("until must be an ISO date or date-time, e.g. 2026-12-31"), field="until")
         if until <= now or until > now + timedelta(days=366):
-            raise InvalidInput("until must be in the future and at most one year ahead", field="until")
+            raise InvalidInput(_("until must be in the future and at most one year ahead"), field="until")
         case.suspended_until = until
         case.suspensions_count += 1
         payload["until"] = until.isoformat()
@@ -801,7 +809,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         if isinstance(raw, bool) or (isinstance(raw, float) and raw != rating):
             rating = None  # int() would take true as 1 and 2.5 as 2
         if rating is None or not 1 <= rating <= 5:
-            raise InvalidInput("rating must be a whole number from 1 to 5", field="rating")
+            raise InvalidInput(_("rating must be a whole number from 1 to 5"), field="rating")
         case.rating, case.rating_comment = rating, str(inputs.get("comment") or "")[:500]
         case.reopen_review = rating <= 2  # very dissatisfied: a supervisor decides whether to reopen
         case.close_reason, case.closed_at = CloseReason.RESOLVED, now
@@ -821,7 +829,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         payload["to_level"] = case.level
     elif name in ("urge", "supervise"):
         if actor.user is None:
-            raise InvalidInput("urge and supervision orders are issued by a supervisor", field="actor")
+            raise InvalidInput(_("urge and supervision orders are issued by a supervisor"), field="actor")
         payload.update(supervision_order_create(case=case, kind=name, inputs=inputs, user=actor.user, now=now,
                                                 event_seq=case.last_seq + 1))
     elif name == "cancel":
@@ -845,7 +853,7 @@ def _parse_when(value: str) -> datetime:
         when = day = None
     if when is None:
         if day is None:
-            raise InvalidInput("until must be an ISO date or date-time, e.g. 2026-12-31", field="until")
+            raise InvalidInput(_("until must be an ISO date or date-time, e.g. 2026-12-31"), field="until")
         when = datetime(day.year, day.month, day.day)
     if timezone.is_naive(when):
         when = timezone.make_aware(when)
@@ -932,10 +940,99 @@ def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[
 def case_contact_view(*, case: Case, user) -> dict:
     """The citizen's unmasked contact details, for roles that call them back; every view is logged."""
     if not may_see_contact(user, case):
-        raise PermissionDenied("only operators and dispatchers of this area may see the caller's phone number")
+        raise PermissionDenied(_("only operators and dispatchers of this area may see the caller's phone number"))
     role = next(a.role for a in roles_of(user) if a.role in (Role.OPERATOR, Role.DISPATCHER)
                 and a.region is not None and case.region_code.startswith(a.region.subtree_prefix))
     ContactView.objects.create(case=case, user=user, role=role, viewed_at=timezone.now())
     log.info("contact view: user=%s case=%s role=%s", user.pk, case.number, role)
     report = case.reports.order_by("id").first()
     return {"name": report.citizen_name, "phone": report.citizen_phone, "email": report.citizen_email}
+
+
+# --- A caller joins an open case (instead of a duplicate), and progress inquiries answered by the hotline ------------
+_case_for_report_add = CompiledQuery(
+    lambda number: Case.objects.select_for_update(of=("self",)).select_related("category").filter(number=number), str)
+
+
+def case_report_add(*, case: Case | str, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
+    """Add a staff-filed citizen report (e.g. a hotline call) to an open case it repeats, instead of opening a
+    duplicate: the report is kept as received, attached to the case, and a ``report_added`` event is appended under
+    the case row lock. The caller follows the case from then on (their phone finds it; notices to the case's
+    reporters reach them). Returns (case, added); a repeat of the same idempotency key by the same actor returns the
+    case and adds nothing. The actor needs the channel's intake role over the case's area (hotline: an operator
+    covering it); a case that ended cannot be joined (409)."""
+    if actor.user is None:
+        raise InvalidInput("only staff add a report to an existing case", field="actor")
+    scope = f"user:{actor.user.pk}"
+    number = case.number if isinstance(case, Case) else str(case)
+    if len(data.idempotency_key) > 100:
+        raise InvalidInput("Idempotency-Key may be at most 100 characters", field="idempotency_key")
+    description = (data.description or "").strip()
+    if not description:
+        raise InvalidInput("describe what is wrong", field="description")
+    if len(description) > 4000:
+        raise InvalidInput("the description may be at most 4,000 characters", field="description")
+    photos = photos_check(data.photos, field="photos")
+    now = timezone.now()
+    with transaction.atomic():
+        found = _case_for_report_add(number)
+        if not found:
+            raise NotFound(f"no case {number}")
+        case = found[0]
+        role = _intake_role(actor, data.channel, Region(code=case.region_code))
+        if data.idempotency_key:  # checked under the lock: a double submit waits here and finds the first report
+            existing = _report_by_idempotency_key(scope, data.idempotency_key)
+            if existing:
+                return existing[0].case, False
+        if case.state not in OPEN_STATES:
+            raise Conflict(f"case {case.number} is {case.get_state_display()}; only an open case can be joined — "
+                           "file a new case instead")
+        key = citizen_key(phone=data.citizen_phone, openid=data.citizen_openid, email=data.citizen_email)
+        report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
+                                 now=now)
+        attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, case.last_seq + 1)
+        payload = {"report": report.pk, "channel": data.channel, "photos": [a.pk for a in attachments]}
+        if data.lat is not None and data.lng is not None and case.lat is not None and case.lng is not None:
+            payload["distance_m"] = round(distance_m(data.lat, data.lng, case.lat, case.lng), 1)
+        event_append(case=case, kind="report_added", actor=actor, role=role, from_state=case.state,
+                     to_state=case.state, payload=payload, now=now)
+        case.updated_at = now
+        row_update(case, ("last_seq", "last_hash", "updated_at"))
+    return case, True
+
+
+INQUIRY_ANSWERED = "inquiry_answered"  # a case event kind: the evaluation counts them per operator and area
+
+
+def case_inquiry_answer(*, case: Case | str, actor: Actor, citizen_phone: str = "", idempotency_key: str = ""
+                        ) -> tuple[Case, bool]:
+    """Record that a hotline operator answered a caller's progress inquiry (查询进度) about the case: an
+    ``inquiry_answered`` event (state, level and clocks stay) saying which state was told and whether the caller is
+    one of the case's reporters. Any state, ended cases too. Returns (case, recorded); a repeat of the same
+    idempotency key by the same operator records nothing more."""
+    if actor.user is None:
+        raise InvalidInput("inquiries are answered by hotline operators", field="actor")
+    number = case.number if isinstance(case, Case) else str(case)
+    key = str(idempotency_key or "")[:100]
+    now = timezone.now()
+    with transaction.atomic():
+        found = _case_for_report_add(number)
+        if not found:
+            raise NotFound(f"no case {number}")
+        case = found[0]
+        if "operator" not in capacities(actor, case):
+            raise PermissionDenied(f"only a hotline operator whose region covers case {case.number} answers for it")
+        if key and CaseEvent.objects.filter(case=case, kind=INQUIRY_ANSWERED, actor_id=actor.user.pk,
+                                            payload__idempotency_key=key).exists():
+            return case, False
+        caller = citizen_key(phone=citizen_phone)
+        payload = {"state": case.state,
+                   "caller_is_reporter": bool(caller) and (caller == case.citizen_key or InboundReport.objects.filter(
+                       case=case, citizen_key=caller).exists())}
+        if key:
+            payload["idempotency_key"] = key
+        event_append(case=case, kind=INQUIRY_ANSWERED, actor=actor, role=Role.OPERATOR, from_state=case.state,
+                     to_state=case.state, payload=payload, now=now)
+        case.updated_at = now
+        row_update(case, ("last_seq", "last_hash", "updated_at"))
+    return case, True

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .models import Department, GeoVersion, Region, RoleAssignment, User
+from .models import ApiToken, Department, GeoVersion, Region, RoleAssignment, User
 
 
 @admin.register(Region)
@@ -54,6 +54,24 @@ class GeoVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Users' API tokens, one per device: an administrator revokes one by deleting it (the token itself is never
+    shown again: only its hash is stored)."""
+
+    list_display = ["user", "device", "created_at", "last_used_at", "expires_at"]
+    list_filter = ["expires_at"]
+    search_fields = ["user__username", "device"]
+    readonly_fields = ["user", "device", "created_at", "last_used_at", "expires_at"]
+    exclude = ["key_hash", "password_mark"]
+
+    def has_add_permission(self, request):
+        return False  # tokens are issued by signing in (POST /api/v1/auth/token/)
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -7,20 +7,20 @@ department outside it answers 404 exactly like one that does not exist.
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, renderers, viewsets
-from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.authentication import TokenAuthentication
 from config.errors import Locked
 
-from . import selectors
-from .models import LEVEL_ORDER, Department, Level, Region, User
+from . import selectors, services
+from .models import LEVEL_ORDER, ApiToken, Department, Level, Region, User
 from .serializers import (
+    ApiTokenSerializer,
     DepartmentFilterSerializer,
     DepartmentSerializer,
     ErrorSerializer,
@@ -33,6 +33,7 @@ from .serializers import (
     RegionListSerializer,
     RegionTreeNodeSerializer,
     RegionTreeQuerySerializer,
+    TokenRequestSerializer,
     TokenSerializer,
 )
 from .services import region_feature
@@ -55,28 +56,73 @@ def query_params(request, serializer_class) -> dict:
 
 
 # --- Auth ------------------------------------------------------------------------------------------------------------
-class TokenObtainView(ObtainAuthToken):
-    """Exchange a username and password for an API token (the same token on every call)."""
+class TokenObtainView(APIView):
+    """Exchange a username and password for an API token of one device; ``DELETE`` logs the token sent out."""
 
-    authentication_classes = ()  # credentials are in the body; no session, so no CSRF check
+    authentication_classes = (TokenAuthentication,)  # POST: credentials in the body (no session: no CSRF check)
+    permission_classes = ()
 
     @extend_schema(
         tags=["auth"],
-        request=AuthTokenSerializer,
+        request=TokenRequestSerializer,
         responses={200: TokenSerializer, 400: OpenApiResponse(ErrorSerializer, description=_("Wrong credentials.")),
                    429: OpenApiResponse(ErrorSerializer, description=_("Locked after too many wrong passwords."))},
         auth=[],
     )
     def post(self, request, *args, **kwargs):
-        try:
-            response = super().post(request, *args, **kwargs)
-        except ValidationError:
+        serializer = TokenRequestSerializer(data=request.data, context={"request": request})
+        if not serializer.is_valid():
             if getattr(request, "axes_locked_out", False):  # django-axes refused the attempt (AXES_* settings)
                 raise Locked(_("Too many wrong passwords for this username from this address. Try again in "
                                "%(minutes)s minutes, or ask an administrator to release the lock.")
-                             % {"minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)}) from None
-            raise
-        return response
+                             % {"minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)})
+            raise ValidationError(serializer.errors)
+        token, raw = services.api_token_issue(user=serializer.validated_data["user"],
+                                              device=serializer.validated_data.get("device", ""))
+        return Response(TokenSerializer({"token": raw, "device": token.device, "expires_at": token.expires_at}).data)
+
+    @extend_schema(tags=["auth"], request=None, responses={204: None})
+    def delete(self, request):
+        """Log out the token in the Authorization header (the same as POST /auth/logout/)."""
+        if not isinstance(request.auth, ApiToken):
+            raise exceptions.NotAuthenticated()
+        services.api_token_revoke(token=request.auth)
+        return Response(status=204)
+
+
+class LogoutView(APIView):
+    """Log out the token sent with the request (``POST /auth/logout/`` or ``DELETE /auth/token/``)."""
+
+    authentication_classes = (TokenAuthentication,)
+
+    @extend_schema(tags=["auth"], request=None, responses={204: None})
+    def post(self, request):
+        services.api_token_revoke(token=request.auth)
+        return Response(status=204)
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["auth"], summary=_("My API tokens, one per device")),
+    destroy=extend_schema(tags=["auth"], summary=_("Log out one of my devices"), responses={204: None},
+                          parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)]),
+)
+class ApiTokenViewSet(viewsets.GenericViewSet):
+    serializer_class = ApiTokenSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.api_tokens_of(self.request.user)
+
+    def list(self, request):
+        current = request.auth.pk if isinstance(request.auth, ApiToken) else None
+        return Response(ApiTokenSerializer(self.get_queryset(), many=True, context={"current": current}).data)
+
+    def destroy(self, request, pk=None):
+        token = self.get_queryset().filter(pk=pk).first() if str(pk).isdigit() else None
+        if token is None:
+            raise exceptions.NotFound(_("You have no token with this id."))
+        services.api_token_revoke(token=token)
+        return Response(status=204)
 
 
 # --- Regions ---------------------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@
   square), numbered west→east, north→south; every edge is computed once from the parent's edges and rounded to 7
   decimals, the outermost children reuse the parent's own edge, so neighbours share identical coordinates. A unit
   grid is about 100 m × 100 m (0.00104° × 0.0009° near 30.2°N 120.1°E).
-* the bundled categories (``categories_load``);
 * departments covering every responsible department type of the categories (``department_create``): per street the
   street office (街道办事处), 城管执法中队 and 环卫所; per district 市政, 水务, 园林, 环卫, 城管执法, 交警, 住建 and 应急;
   at city level 电力, 通信, 燃气, 热力, 公安 and 交通;
@@ -19,8 +18,10 @@
 
 Names come from seeded syllable pools (``random.Random(seed)``): the same seed always gives the same city.
 
-It refuses to run when regions exist. ``reset=True`` first deletes ALL role assignments, users (superusers
-included), departments and regions — the whole geography and staff — in the same transaction; categories are kept.
+It refuses to run when regions exist, and under ``GRIDLOOP_PRODUCTION=1`` (it makes an ``admin`` with a published
+password). ``reset=True`` first deletes ALL role assignments, users (superusers included), departments and regions —
+the whole geography and staff — in the same transaction. Categories, cases and their history belong to the apps
+above this one: ``dispatch.demo`` loads the categories, builds the history and clears it on reset.
 """
 
 import os
@@ -31,13 +32,12 @@ from dataclasses import dataclass, field
 from itertools import product
 from math import isqrt
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import Count, ProtectedError, RestrictedError
 
 from config.errors import InvalidInput
-from events.models import Category
-from events.services import categories_load
 
 from .models import LEVEL_ORDER, Department, DepartmentType, Level, Region, Role, RoleAssignment, User
 from .services import department_create, regions_import, role_assign
@@ -133,7 +133,6 @@ class DemoCity:
     departments: int
     users: int
     role_assignments: int
-    categories: int
     password: str
     logins: list[tuple[str, str, str]] = field(default_factory=list)
     main_logins: list[tuple[str, str, str]] = field(default_factory=list)
@@ -255,6 +254,17 @@ def plan_features(city: _Node) -> list[dict]:
 
 
 # --- Build ---------------------------------------------------------------------------------------------------------
+def demo_refuse_in_production() -> None:
+    """Raise InvalidInput under GRIDLOOP_PRODUCTION=1: the demo makes ``admin`` with a published password and its
+    reset deletes every user and region."""
+    if getattr(settings, "PRODUCTION", False):
+        raise InvalidInput(
+            "the demo city is not built with GRIDLOOP_PRODUCTION=1: it creates the login admin / "
+            f"{DEFAULT_PASSWORD} (or $GRIDLOOP_DEMO_PASSWORD) and --reset deletes every user and region",
+            field="GRIDLOOP_PRODUCTION",
+        )
+
+
 def demo_reset() -> None:
     """Delete every role assignment, user, department and region (the whole geography and staff). Categories stay.
     Regions go bottom-up because a region protects its children."""
@@ -289,6 +299,7 @@ def demo_city_build(
     Raises InvalidInput naming the option for bad sizes, and when regions exist and ``reset`` is false."""
     started = time.perf_counter()
     say = progress or (lambda message: None)
+    demo_refuse_in_production()
     validate_sizes(districts=districts, streets=streets, communities=communities, grids=grids)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InvalidInput(f"--seed must be a whole number, got {seed!r}", field="seed")
@@ -309,8 +320,6 @@ def demo_city_build(
         say(f"regions: importing {len(features)} features")
         regions_import(features=features)
         del features
-        say("categories: loading the bundled set")
-        categories_load()
 
         upper = {r.code: r for r in Region.objects.exclude(level=Level.GRID)}
         grid_ids: dict[str, list[int]] = {}
@@ -406,7 +415,7 @@ def demo_city_build(
             seed=seed, city_code=CITY_CODE, city_name=CITY_NAME, bbox=plan.rect,
             regions=regions,
             departments=Department.objects.count(), users=User.objects.count(),
-            role_assignments=RoleAssignment.objects.count(), categories=Category.objects.count(),
+            role_assignments=RoleAssignment.objects.count(),
             password=password, logins=logins, main_logins=main_logins,
         )
     result.seconds = time.perf_counter() - started

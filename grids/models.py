@@ -186,3 +186,27 @@ class RoleAssignment(models.Model):
     def __str__(self):
         scope = self.region or self.department or "*"
         return f"{self.user} · {self.get_role_display()} · {scope}"
+
+
+class ApiToken(models.Model):
+    """An API token of one user on one device (the field app on a phone, a script, an integration).
+
+    Only the SHA-256 of the token is stored: the token itself is shown once, when it is issued. A token lives
+    ``GRIDLOOP_API_TOKEN_TTL_HOURS`` after its last use (sliding) and dies with a logout, a revocation by its user or
+    an administrator, the user's deactivation, or any change of the user's password (``password_mark``)."""
+
+    key_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_tokens")
+    device = models.CharField(_("device"), max_length=100, blank=True)
+    password_mark = models.CharField(_("password mark"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created at"))
+    last_used_at = models.DateTimeField(_("last used at"))
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-last_used_at"]
+
+    def __str__(self):
+        return f"{self.user} · {self.device or '—'}"

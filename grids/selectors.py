@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from . import geo
-from .models import Department, GeoVersion, Level, Region, Role, RoleAssignment, User
+from .models import ApiToken, Department, GeoVersion, Level, Region, Role, RoleAssignment, User
 
 # --- Locate -------------------------------------------------------------------------------------------------------------
 _index_lock = threading.Lock()
@@ -357,6 +357,28 @@ def region_geometry_problems(tolerance_m2: float = 1.0) -> tuple[list, list]:
     """``(grid_overlaps(t), regions_outside_parent(t))`` reading and parsing every boundary only once."""
     keys, geometries = _stored_geometries()
     return _grid_overlaps(keys, geometries, tolerance_m2), _outside_parent(keys, geometries, tolerance_m2)
+
+
+# --- Place search (the hotline desk): districts, streets, communities and grids by name or code, in the user's area ----
+def regions_search(user: User, text: str, *, roles: tuple[str, ...] | None = None, limit: int = 10
+                   ) -> list[Region]:
+    """Districts, streets, communities and unit grids whose name contains ``text`` (or whose code starts with it),
+    inside the user's area through ``roles``, by code (a region before the regions inside it). Boundaries are not
+    read."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    found = (Region.objects.defer("boundary").filter(region_scope_q(user, roles=roles))
+             .filter(level__in=(Level.DISTRICT, Level.STREET, Level.COMMUNITY, Level.GRID))
+             .filter(Q(name__icontains=text) | Q(code__startswith=text)).order_by("code"))
+    return list(found[:limit])
+
+
+def api_tokens_of(user: User) -> QuerySet[ApiToken]:
+    """The user's live API tokens (one per device), most recently used first."""
+    from django.utils import timezone
+
+    return ApiToken.objects.filter(user=user, expires_at__gt=timezone.now()).order_by("-last_used_at")
 
 
 # --- Map boundaries (the pages' maps: web/static/web/map.js) ---------------------------------------------------------

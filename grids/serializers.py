@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from .geo import LAT_RANGE, LNG_RANGE
 from .models import COMMAND_LEVELS, DepartmentType, Level, Role
@@ -23,8 +24,27 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+class TokenRequestSerializer(AuthTokenSerializer):
+    device = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text=_(
+        "A name for the device (e.g. 'phone of Li Si'): signing in again on it replaces its token."))
+
+
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text=_("Send as the header 'Authorization: Token <token>'."))
+    device = serializers.CharField()
+    expires_at = serializers.DateTimeField(help_text=_("Moves on with every use (sliding lifetime)."))
+
+
+class ApiTokenSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    device = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    current = serializers.SerializerMethodField(help_text=_("The token this request was made with."))
+
+    def get_current(self, token) -> bool:
+        return token.pk == self.context.get("current")
 
 
 # --- Query inputs ----------------------------------------------------------------------------------------------------

@@ -5,7 +5,10 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from config.authentication import password_mark, token_hash, token_ttl
 from config.errors import InvalidInput
 
 from . import geo
@@ -13,6 +16,7 @@ from .codes import code_problem
 from .models import (
     COMMAND_LEVELS,
     LEVEL_ORDER,
+    ApiToken,
     Department,
     GeoVersion,
     Level,
@@ -202,14 +206,16 @@ def department_create(*, code: str, name: str, type: str, region: Region, level:
     """Create a department (处置单位). Its level is its jurisdiction's level, which must be a command level."""
     level = level or region.level
     if level not in COMMAND_LEVELS:
-        raise InvalidInput(f"a department belongs to a city, district or street, not a {level}", field="level")
+        raise InvalidInput(_("a department belongs to a city, district or street, not a %(level)s") % {"level": level},
+                           field="level")
     if region.level != level:
         raise InvalidInput(
-            f"a {level}-level department needs a {level} as jurisdiction, got {region.level} {region.code}",
+            _("a %(level)s-level department needs a %(level)s as jurisdiction, got %(got)s %(code)s")
+            % {"level": level, "got": region.level, "code": region.code},
             field="region",
         )
     if Department.objects.filter(code=code).exists():
-        raise InvalidInput(f"department code {code!r} is already used", field="code")
+        raise InvalidInput(_("department code %(code)r is already used") % {"code": code}, field="code")
     department = Department(code=code, name=name, type=type, level=level, region=region)
     department.full_clean()
     department.save()
@@ -217,12 +223,12 @@ def department_create(*, code: str, name: str, type: str, region: Region, level:
 
 
 ROLE_SHAPES = {
-    Role.GRID_WORKER: "a unit grid",
-    Role.OPERATOR: "a region",
-    Role.SUPERVISOR: "a region",
-    Role.DISPATCHER: "the region of a command center (city, district or street)",
-    Role.HANDLER: "a department",
-    Role.ADMIN: "nothing",
+    Role.GRID_WORKER: gettext_lazy("a unit grid"),
+    Role.OPERATOR: gettext_lazy("a region"),
+    Role.SUPERVISOR: gettext_lazy("a region"),
+    Role.DISPATCHER: gettext_lazy("the region of a command center (city, district or street)"),
+    Role.HANDLER: gettext_lazy("a department"),
+    Role.ADMIN: gettext_lazy("nothing"),
 }
 
 
@@ -232,7 +238,8 @@ def role_assign(
 ) -> RoleAssignment:
     """Give ``user`` a role with its scope; the shapes are in RoleAssignment's docstring. Idempotent."""
     if role not in Role.values:
-        raise InvalidInput(f"unknown role {role!r}; expected one of {', '.join(Role.values)}", field="role")
+        raise InvalidInput(_("unknown role %(role)r; expected one of %(choices)s")
+                           % {"role": role, "choices": ", ".join(Role.values)}, field="role")
     needs_region = role in (Role.GRID_WORKER, Role.OPERATOR, Role.SUPERVISOR, Role.DISPATCHER)
     ok = (
         (needs_region and region is not None and department is None)
@@ -244,7 +251,8 @@ def role_assign(
     if ok and role == Role.DISPATCHER:
         ok = region.level in COMMAND_LEVELS
     if not ok:
-        raise InvalidInput(f"a {role} is assigned to {ROLE_SHAPES[role]}", field="region" if needs_region else "department")
+        raise InvalidInput(_("a %(role)s is assigned to %(shape)s") % {"role": role, "shape": ROLE_SHAPES[role]},
+                           field="region" if needs_region else "department")
     assignment, created = RoleAssignment.objects.get_or_create(user=user, role=role, region=region,
                                                                department=department)
     if created:
@@ -256,3 +264,24 @@ def role_revoke(*, assignment: RoleAssignment) -> None:
     assignment.delete()
     roles_forget(assignment.user)
 
+
+
+# --- API tokens ----------------------------------------------------------------------------------------------------------
+def api_token_issue(*, user: User, device: str = "") -> tuple[ApiToken, str]:
+    """A new token for ``user`` on ``device`` (one per device: signing in again on it replaces its token). Returns the
+    row and the token itself, which is shown this once and stored only as its SHA-256."""
+    device = (device or "").strip()[:100]
+    raw = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        if device:
+            ApiToken.objects.filter(user=user, device=device).delete()
+        token = ApiToken.objects.create(key_hash=token_hash(raw), user=user, device=device,
+                                        password_mark=password_mark(user.password), created_at=now,
+                                        last_used_at=now, expires_at=now + token_ttl())
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    """Log the token out: it answers 401 from now on."""
+    ApiToken.objects.filter(pk=token.pk).delete()

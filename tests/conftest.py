@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from tests.factories import small_city
@@ -36,6 +37,13 @@ def client_for(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def in_english():
+    """For tests that check, in English, the messages of services called directly (not through a request)."""
+    with translation.override("en"):
+        yield
 
 
 def english(client: APIClient) -> APIClient:

@@ -18,7 +18,8 @@ PRODUCTION_ENV = {
 
 
 def _check(env_overrides, *args):
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    # (DJANGO_ALLOW_ASYNC_UNSAFE is the test process's own, for the browser tests: no deployment sets it)
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(env_overrides)
     return subprocess.run([sys.executable, "manage.py", "check", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)

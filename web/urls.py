@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, console, geo, placeholders
+from .views import auth, console, dept, desk, geo, placeholders
 
 app_name = "web"
 
@@ -20,8 +20,20 @@ urlpatterns = [
     path("console/filters/", console.filter_save, name="console_filter_save"),
     path("console/filters/<int:pk>/delete/", console.filter_delete, name="console_filter_delete"),
     path("geo/boundaries/", geo.boundaries, name="geo_boundaries"),
-    path("desk/", placeholders.desk, name="desk"),
-    path("dept/", placeholders.dept, name="dept"),
+    path("desk/", desk.desk, name="desk"),
+    path("desk/places/", desk.places, name="desk_places"),
+    path("desk/categories/", desk.categories, name="desk_categories"),
+    path("desk/nearby/", desk.nearby, name="desk_nearby"),
+    path("desk/caller/", desk.caller, name="desk_caller"),
+    path("desk/boundaries/", desk.boundaries, name="desk_boundaries"),
+    path("desk/case/<str:number>/", desk.case, name="desk_case"),
+    path("desk/case/<str:number>/inquiry/", desk.inquiry, name="desk_inquiry"),
+    path("desk/case/<str:number>/contact/", desk.contact, name="desk_contact"),
+    path("dept/", dept.workbench, name="dept"),
+    path("dept/case/<str:number>/", dept.case, name="dept_case"),
+    path("dept/case/<str:number>/<str:action>/", dept.act, name="dept_act"),
+    path("dept/orders/<int:order_id>/reply/", dept.reply, name="dept_reply"),
+    path("dept/photos/<int:pk>/", dept.photo, name="dept_photo"),
     path("field/", placeholders.field, name="field"),
     path("cockpit/", placeholders.cockpit, name="cockpit"),
 ]

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics
@@ -175,7 +176,7 @@ class BriefingView(APIView):
         params = query_params(request, BriefingQuerySerializer)
         scope = metrics_scope(request.user, region=params["region"])
         if scope.by_department:
-            raise PermissionDenied("the daily briefing is for the supervisors of a region")
+            raise PermissionDenied(gettext("the daily briefing is for the supervisors of a region"))
         day = params.get("date") or timezone.localdate() - timedelta(days=1)
         briefing = None if params["refresh"] else Briefing.objects.filter(region_code=scope.region.code,
                                                                           day=day).first()

@@ -63,9 +63,12 @@ def briefing_compute(*, region: Region, day: date, now: datetime | None = None) 
     level = level_of_region(region)
     sums = counter_sums(group_by=level, period=period, scope=scope).get(region.code, {})
     start, end = _day_bounds(day)
+    # Overdue = the deadline passed before the report's cut-off (the end of the day, or now for today's report)
+    # with the stage unfinished then: a deadline later today is not overdue at 05:25.
+    cutoff = min(end, now)
     late = StageClock.objects.filter(
         Q(finished_at__isnull=True) | Q(finished_at__gt=F("deadline")),
-        deadline__gte=start, deadline__lt=end, case__region_code__startswith=region.subtree_prefix,
+        deadline__gte=start, deadline__lt=cutoff, case__region_code__startswith=region.subtree_prefix,
     )
     overdue_cases = sorted(set(late.values_list("case__number", flat=True)))
     orders = (SupervisionOrder.objects.filter(kind=SupervisionKind.SUPERVISE, issued_at__lt=end,
@@ -108,7 +111,7 @@ def briefing_generate(*, region_code: str, day: date | None = None, now: datetim
     today = timezone.localdate(now)
     day = day or today - timedelta(days=1)
     if day > today:
-        raise InvalidInput(f"{day.isoformat()} has not happened yet", field="date")
+        raise InvalidInput(_("%(day)s has not happened yet") % {"day": day.isoformat()}, field="date")
     region = region_get(region_code)
     data = briefing_compute(region=region, day=day, now=now)
     with transaction.atomic():

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.errors import InvalidInput, PermissionDenied
 from dispatch.models.evaluation import BlackListing, EvaluationObject, LeagueEntry, LeagueTable, Listing
@@ -137,11 +138,12 @@ def _weight_set(object: str, kind: str) -> str:
 def ranking_compute(*, object: str, kind: str, period: Period, scope: MetricsScope) -> Ranking:
     """Scores, grades and ranks of every unit of one kind inside the scope over the period."""
     if object not in EvaluationObject.values:
-        raise InvalidInput(f"object must be one of {', '.join(EvaluationObject.values)}", field="object")
+        raise InvalidInput(_("object must be one of %(choices)s") % {"choices": ", ".join(EvaluationObject.values)},
+                           field="object")
     if object == EvaluationObject.REGION and kind not in REGION_LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(REGION_LEVELS)}", field="level")
+        raise InvalidInput(_("level must be one of %(choices)s") % {"choices": ", ".join(REGION_LEVELS)}, field="level")
     if object == EvaluationObject.POSITION and kind not in POSITIONS:
-        raise InvalidInput(f"role must be one of {', '.join(POSITIONS)}", field="role")
+        raise InvalidInput(_("role must be one of %(choices)s") % {"choices": ", ".join(POSITIONS)}, field="role")
     set_name = _weight_set(object, kind)
     weight_set = weights()[set_name]
     group_by = {"department": "department", "region": kind, "position": "person"}[object]
@@ -205,7 +207,7 @@ def _month_start(value) -> date:
     if isinstance(value, datetime):
         value = value.date()
     if not isinstance(value, date):
-        raise InvalidInput("month must be a date", field="month")
+        raise InvalidInput(_("month must be a date"), field="month")
     return value.replace(day=1)
 
 
@@ -221,7 +223,7 @@ def league_table_compute(*, month: date, object: str, kind: str, city: Region,
     now = now or timezone.now()
     month = _month_start(month)
     if city.level != Level.CITY:
-        raise InvalidInput(f"{city.code} is not a city", field="region")
+        raise InvalidInput(_("%(code)s is not a city") % {"code": city.code}, field="region")
     period = Period(month, month_end(month))
     ranking = ranking_compute(object=object, kind=kind, period=period,
                               scope=MetricsScope(prefixes=[city.subtree_prefix]))
@@ -319,7 +321,7 @@ def rankings_for(*, user, object: str, kind: str, period: Period, scope: Metrics
     A department handler sees their own department's row, ranked among all the departments of its city."""
     if scope.by_department:
         if object != EvaluationObject.DEPARTMENT:
-            raise PermissionDenied("a department sees its own department's ranking only (object=department)")
+            raise PermissionDenied(_("a department sees its own department's ranking only (object=department)"))
         from grids.models import Department
 
         own = list(Department.objects.filter(pk__in=scope.departments).select_related("region"))

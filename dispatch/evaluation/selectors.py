@@ -21,6 +21,7 @@ from datetime import date, timedelta
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 
 from config.errors import InvalidInput, PermissionDenied
 from dispatch.models.evaluation import COUNTERS, CaseFact, DailyFact, FactItem, Grain, SummaryFact
@@ -78,8 +79,8 @@ def period_parse(value: str) -> Period:
     except ValueError:
         pass
     raise InvalidInput(
-        f"period {value!r} is not a period: use 2026 (year), 2026-Q1, 2026-03 (month), 2026-W10 (ISO week) or "
-        "2026-03-05 (day)", field="period")
+        _("period %(value)r is not a period: use 2026 (year), 2026-Q1, 2026-03 (month), 2026-W10 (ISO week) or "
+          "2026-03-05 (day)") % {"value": value}, field="period")
 
 
 def _date(value, name: str) -> date:
@@ -90,7 +91,7 @@ def _date(value, name: str) -> date:
     except ValueError:
         day = None
     if day is None:
-        raise InvalidInput(f"{name} must be a date like 2026-03-01", field=name)
+        raise InvalidInput(_("%(field)s must be a date like 2026-03-01") % {"field": name}, field=name)
     return day
 
 
@@ -98,7 +99,7 @@ def period_resolve(*, period: str | None = None, first=None, last=None, default:
     """The period of a request: ``period``, or ``from``/``to`` (dates, inclusive), or by default the current month
     to date (``default="month"``) or the last full month (``default="last_month"``)."""
     if period and (first or last):
-        raise InvalidInput("give either period or from/to, not both", field="period")
+        raise InvalidInput(_("give either period or from/to, not both"), field="period")
     if period:
         return period_parse(period)
     today = timezone.localdate()
@@ -110,9 +111,9 @@ def period_resolve(*, period: str | None = None, first=None, last=None, default:
     start = _date(first, "from") if first is not None else today.replace(day=1)
     end = _date(last, "to") if last is not None else today
     if end < start:
-        raise InvalidInput("to must be on or after from", field="to")
+        raise InvalidInput(_("to must be on or after from"), field="to")
     if (end - start).days + 1 > MAX_DAYS:
-        raise InvalidInput(f"a period may span at most {MAX_DAYS} days", field="to")
+        raise InvalidInput(_("a period may span at most %(n)s days") % {"n": MAX_DAYS}, field="to")
     return Period(start, end)
 
 
@@ -151,14 +152,14 @@ class MetricsScope:
 def region_get(code: str, *, field: str = "region") -> Region:
     region = Region.objects.defer("boundary").filter(code=code).first()
     if region is None:
-        raise InvalidInput(f"no region with code {code!r}", field=field)
+        raise InvalidInput(_("no region with code %(code)r") % {"code": code}, field=field)
     return region
 
 
 def department_get(code: str, *, field: str = "department") -> Department:
     department = Department.objects.filter(code=code).first()
     if department is None:
-        raise InvalidInput(f"no department with code {code!r}", field=field)
+        raise InvalidInput(_("no department with code %(code)r") % {"code": code}, field=field)
     return department
 
 
@@ -170,8 +171,8 @@ def metrics_scope(user, *, region: str | None = None, department: str | None = N
     supervised = [] if admin else sorted(scope_prefixes(user, roles=(Role.SUPERVISOR,)))
     handled = [a.department for a in roles_of(user) if a.role == Role.HANDLER and a.department is not None]
     if not admin and not supervised and not handled:
-        raise PermissionDenied("metrics are for supervisors (their region), department handlers (their department) "
-                               "and administrators")
+        raise PermissionDenied(_("metrics are for supervisors (their region), department handlers (their department) "
+                                 "and administrators"))
     scope = MetricsScope()
     wanted_department = department_get(department) if department else None
     if region:
@@ -181,7 +182,8 @@ def metrics_scope(user, *, region: str | None = None, department: str | None = N
     elif not supervised or (wanted_department is not None and wanted_department in handled):
         # As a department handler: the department's own figures, anywhere (a region only narrows them).
         if wanted_department is not None and wanted_department not in handled:
-            raise PermissionDenied(f"you may see the metrics of your own department only, not {department}")
+            raise PermissionDenied(_("you may see the metrics of your own department only, not %(code)s")
+                                       % {"code": department})
         scope.departments = [d.pk for d in ([wanted_department] if wanted_department else handled)]
         if scope.region is not None:
             scope.prefixes = [scope.region.subtree_prefix]
@@ -189,7 +191,7 @@ def metrics_scope(user, *, region: str | None = None, department: str | None = N
         # As a supervisor: the supervised area, or a region inside it.
         if scope.region is not None:
             if not any(scope.region.code.startswith(p) for p in supervised):
-                raise PermissionDenied(f"region {scope.region.code} is outside the area you supervise")
+                raise PermissionDenied(_("region %(code)s is outside the area you supervise") % {"code": scope.region.code})
             scope.prefixes = [scope.region.subtree_prefix]
         else:
             scope.prefixes = supervised
@@ -198,11 +200,12 @@ def metrics_scope(user, *, region: str | None = None, department: str | None = N
     if category:
         found = Category.objects.filter(code=category).first()
         if found is None:
-            raise InvalidInput(f"no category with code {category!r}", field="category")
+            raise InvalidInput(_("no category with code %(code)r") % {"code": category}, field="category")
         scope.filters["category"] = found.pk
     if channel:
         if channel not in Channel.values:
-            raise InvalidInput(f"channel must be one of {', '.join(Channel.values)}", field="channel")
+            raise InvalidInput(_("channel must be one of %(choices)s") % {"choices": ", ".join(Channel.values)},
+                               field="channel")
         scope.filters["channel"] = channel
     return scope
 
@@ -230,7 +233,7 @@ def counter_sums(*, group_by: str, period: Period, scope: MetricsScope,
     """Summed counters (all, or ``counters``) per key of ``group_by`` over the period, within the scope (see the
     module docstring)."""
     if group_by not in GROUPS:
-        raise InvalidInput(f"group_by must be one of {', '.join(GROUPS)}", field="group_by")
+        raise InvalidInput(_("group_by must be one of %(choices)s") % {"choices": ", ".join(GROUPS)}, field="group_by")
     sums_of = SUMS if counters is None else {name: Sum(name) for name in counters}
     found: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     if _summary_ok(scope):
@@ -362,7 +365,8 @@ def indicator_table(*, user, group_by: str, period: Period, scope: MetricsScope,
     codes = codes or list(INDICATORS)
     unknown = [code for code in codes if code not in INDICATORS]
     if unknown:
-        raise InvalidInput(f"unknown indicator(s) {', '.join(unknown)}; indicators are: {', '.join(INDICATORS)}",
+        raise InvalidInput(_("unknown indicator(s) %(codes)s; indicators are: %(choices)s")
+                           % {"codes": ", ".join(unknown), "choices": ", ".join(INDICATORS)},
                            field="indicators")
     sums = counter_sums(group_by=group_by, period=period, scope=scope, counters=counters_for(codes))
     names = key_names(group_by, sums)
@@ -392,21 +396,21 @@ def figure_cases(*, scope: MetricsScope, counter: str, period: Period, region: s
     ``weight`` (its share of the counter: a case dispatched twice weighs 2 in ``dispatched``). Their weights add up
     to the figure. ``"none"`` as department / category / person means "without one"."""
     if counter not in COUNTERS:
-        raise InvalidInput(f"counter must be one of {', '.join(COUNTERS)}", field="counter")
+        raise InvalidInput(_("counter must be one of %(choices)s") % {"choices": ", ".join(COUNTERS)}, field="counter")
     items = FactItem.objects.filter(day__range=(period.first, period.last), **{f"{counter}__gt": 0})
     items = items.filter(_item_filter_q(scope))
     if department:
         items = items.filter(department=0 if department == "none" else department_get(department).pk)
     if person:
         if person != "none" and not person.isdigit():
-            raise InvalidInput("person must be a user id or none", field="person")
+            raise InvalidInput(_("person must be a user id or none"), field="person")
         items = items.filter(person=0 if person == "none" else int(person))
     facts = CaseFact.objects.all()
     if region:
         facts = facts.filter(region_code__startswith=region_get(region).subtree_prefix)
     if unplaced:
         if unplaced not in REGION_CODE_LENGTH or unplaced == "city":
-            raise InvalidInput("unplaced must be district, street, community or grid", field="unplaced")
+            raise InvalidInput(_("unplaced must be district, street, community or grid"), field="unplaced")
         if unplaced == "district":
             facts = facts.filter(region_code__regex=r"^\d{4}00$")
         else:
@@ -417,7 +421,7 @@ def figure_cases(*, scope: MetricsScope, counter: str, period: Period, region: s
         else:
             found = Category.objects.filter(code=category).first()
             if found is None:
-                raise InvalidInput(f"no category with code {category!r}", field="category")
+                raise InvalidInput(_("no category with code %(code)r") % {"code": category}, field="category")
             facts = facts.filter(category=found.pk)
     if channel:
         facts = facts.filter(channel=channel)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, permissions
@@ -74,7 +75,7 @@ class SensorEventsView(APIView):
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        too_large = InvalidInput(f"the body may be at most {limit:,} bytes", field="events")
+        too_large = InvalidInput(gettext("the body may be at most %(n)s bytes") % {"n": f"{limit:,}"}, field="events")
         if length > limit:
             raise _refuse(too_large, reason=RejectReason.TOO_LARGE, detail=f"{length} bytes")
         try:

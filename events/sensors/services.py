@@ -37,6 +37,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from config.compiled import CompiledQuery
 from config.csv_rows import csv_rows
@@ -81,7 +82,7 @@ DEVICE_COLUMNS = ["device_id", "type", "lat", "lng", "department", "name", "addr
 REQUIRED_DEVICE_COLUMNS = ["device_id", "type", "lat", "lng", "department"]
 _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 _METRIC = re.compile(METRIC_PATTERN)
-OUTSIDE = "this point is outside the service area (no unit grid contains it)"
+OUTSIDE = gettext_noop("this point is outside the service area (no unit grid contains it)")
 
 
 def _new_secret() -> str:
@@ -94,7 +95,7 @@ def _number(value, name: str, low: float, high: float, problems: list) -> float 
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number) or not low <= number <= high:
-        problems.append((name, f"must be a number from {low:g} to {high:g}"))
+        problems.append((name, _("must be a number from %(low)s to %(high)s") % {"low": f"{low:g}", "high": f"{high:g}"}))
         return None
     return number
 
@@ -104,17 +105,17 @@ def _device_values(data: Mapping, problems: list[tuple[str, str]]) -> dict | Non
     before = len(problems)
     device_id = str(data.get("device_id") or "").strip()
     if not _DEVICE_ID.fullmatch(device_id):
-        problems.append(("device_id", "must be 1–64 letters, digits or _ . : - (starting with a letter or digit)"))
+        problems.append(("device_id", _("must be 1–64 letters, digits or _ . : - (starting with a letter or digit)")))
     kind = str(data.get("type") or "").strip()
     if kind not in SensorType.values:
-        problems.append(("type", f"must be one of {', '.join(SensorType.values)}"))
+        problems.append(("type", _("must be one of %(choices)s") % {"choices": ", ".join(SensorType.values)}))
     lat = _number(data.get("lat"), "lat", -90, 90, problems)
     lng = _number(data.get("lng"), "lng", -180, 180, problems)
     grid = None
     if lat is not None and lng is not None:
         entry = locate(lat, lng)
         if entry is None:
-            problems.append(("lat", OUTSIDE))
+            problems.append(("lat", _(OUTSIDE)))
         else:
             grid = Region.objects.defer("boundary").get(pk=entry.region_id)
     department = data.get("department")
@@ -122,26 +123,26 @@ def _device_values(data: Mapping, problems: list[tuple[str, str]]) -> dict | Non
         code = str(department or "").strip()
         department = Department.objects.filter(code=code).first() if code else None
         if department is None:
-            problems.append(("department", f"no department with code {code!r}"))
+            problems.append(("department", _("no department with code %(code)r") % {"code": code}))
     if department is not None and not department.active:
-        problems.append(("department", f"department {department.code} is not active"))
+        problems.append(("department", _("department %(code)s is not active") % {"code": department.code}))
     key = data.get("integration_key")
     if key not in (None, "") and not isinstance(key, SensorIntegrationKey):
         key = SensorIntegrationKey.objects.filter(key_id=str(key).strip()).first()
         if key is None:
-            problems.append(("integration_key", f"no integration key {data.get('integration_key')!r}"))
+            problems.append(("integration_key", _("no integration key %(key)r") % {"key": data.get("integration_key")}))
     active = data.get("active", True)
     if isinstance(active, str):
         active = {"": True, "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(
             active.strip().lower())
         if active is None:
-            problems.append(("active", "must be true or false"))
+            problems.append(("active", _("must be true or false")))
     secret = str(data.get("secret") or "").strip()
     if secret and not 16 <= len(secret) <= 128:
-        problems.append(("secret", "must be 16–128 characters (leave it empty to have one made)"))
+        problems.append(("secret", _("must be 16–128 characters (leave it empty to have one made)")))
     for name, limit in (("name", 100), ("address", 300)):
         if len(str(data.get(name) or "")) > limit:
-            problems.append((name, f"may be at most {limit} characters"))
+            problems.append((name, _("may be at most %(n)s characters") % {"n": limit}))
     if len(problems) > before:
         return None
     return {
@@ -157,7 +158,7 @@ def device_check(data: Mapping) -> dict:
     values = _device_values(data, problems)
     if values is None:
         name, why = problems[0]
-        error = Unprocessable if why == OUTSIDE else InvalidInput
+        error = Unprocessable if why == _(OUTSIDE) else InvalidInput
         raise error(f"{name}: {why}", field=name)
     return values
 
@@ -254,7 +255,7 @@ def integration_key_create(*, name: str) -> SensorIntegrationKey:
     """A new integration key with a generated id and secret; link devices to it to let it sign their batches."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise InvalidInput("name the integrator (1–100 characters)", field="name")
+        raise InvalidInput(_("name the integrator (1–100 characters)"), field="name")
     return SensorIntegrationKey.objects.create(key_id=f"ik_{secrets.token_hex(8)}", name=name, secret=_new_secret(),
                                                created_at=timezone.now())
 
@@ -386,37 +387,43 @@ def sensor_signer_check(*, headers: Mapping, body: bytes, now: datetime | None =
     stamp = (headers.get(TIMESTAMP_HEADER) or "").strip()
     given = (headers.get(SIGNATURE_HEADER) or "").strip()
     if bool(device_id) == bool(key_id):
-        raise _refuse(InvalidInput(f"send exactly one of the headers {DEVICE_HEADER} or {KEY_HEADER}",
+        raise _refuse(InvalidInput(_("send exactly one of the headers %(device)s or %(key)s")
+                                   % {"device": DEVICE_HEADER, "key": KEY_HEADER},
                                    field=DEVICE_HEADER), reason=RejectReason.BAD_SIGNATURE)
     if not given:
-        raise _refuse(InvalidInput(f"the header {SIGNATURE_HEADER} is missing", field=SIGNATURE_HEADER),
+        raise _refuse(InvalidInput(_("the header %(header)s is missing") % {"header": SIGNATURE_HEADER},
+                                   field=SIGNATURE_HEADER),
                       reason=RejectReason.BAD_SIGNATURE)
     if not stamp.isdigit() or len(stamp) > 12:
-        raise _refuse(InvalidInput(f"the header {TIMESTAMP_HEADER} must be Unix time in whole seconds",
-                                   field=TIMESTAMP_HEADER), reason=RejectReason.STALE)
+        raise _refuse(InvalidInput(_("the header %(header)s must be Unix time in whole seconds")
+                                   % {"header": TIMESTAMP_HEADER}, field=TIMESTAMP_HEADER), reason=RejectReason.STALE)
     max_age = settings.GRIDLOOP_SENSOR_SIGNATURE_MAX_AGE_SECONDS
     if abs(now.timestamp() - int(stamp)) > max_age:
-        raise _refuse(PermissionDenied(f"the signature timestamp {stamp} is more than {max_age} seconds away from "
-                                       f"the server's clock ({int(now.timestamp())}); sign with the current time"),
+        raise _refuse(PermissionDenied(_("the signature timestamp %(stamp)s is more than %(n)s seconds away from "
+                                         "the server's clock (%(now)s); sign with the current time")
+                                       % {"stamp": stamp, "n": max_age, "now": int(now.timestamp())}),
                       reason=RejectReason.STALE)
     if device_id:
         found = _device_by_id(device_id)
         device = found[0] if found else None
         if device is None:
-            raise _refuse(PermissionDenied(f"unknown device {device_id!r}"), reason=RejectReason.UNKNOWN_DEVICE)
+            raise _refuse(PermissionDenied(_("unknown device %(device)r") % {"device": device_id}),
+                          reason=RejectReason.UNKNOWN_DEVICE)
         if not device.active:
-            raise _refuse(PermissionDenied(f"device {device_id} is deactivated"), reason=RejectReason.INACTIVE_DEVICE)
+            raise _refuse(PermissionDenied(_("device %(device)s is deactivated") % {"device": device_id}),
+                          reason=RejectReason.INACTIVE_DEVICE)
         signer, secret = Signer(device=device), device.secret
     else:
         found = _key_by_id(key_id)
         key = found[0] if found else None
         if key is None or not key.active:
-            raise _refuse(PermissionDenied(f"unknown or deactivated integration key {key_id!r}"),
+            raise _refuse(PermissionDenied(_("unknown or deactivated integration key %(key)r") % {"key": key_id}),
                           reason=RejectReason.UNKNOWN_KEY)
         signer, secret = Signer(key=key), key.secret
     if not signature_matches(secret, stamp, body, given):
-        raise _refuse(PermissionDenied(f"bad signature for {signer}: expected hex HMAC-SHA256 of "
-                                       f"'<timestamp>.<body>' with its secret"), reason=RejectReason.BAD_SIGNATURE)
+        raise _refuse(PermissionDenied(_("bad signature for %(signer)s: expected hex HMAC-SHA256 of "
+                                         "'<timestamp>.<body>' with its secret") % {"signer": signer}),
+                      reason=RejectReason.BAD_SIGNATURE)
     return signer
 
 
@@ -425,16 +432,17 @@ def sensor_batch_events(body: bytes, *, signer: Signer | None = None) -> list:
     limit = settings.GRIDLOOP_SENSOR_MAX_BATCH
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _refuse(InvalidInput(f'the body must be JSON like {{"events": [...]}}: {exc}', field="events"),
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: "[" × 5000
+        raise _refuse(InvalidInput(_('the body must be JSON like {"events": [...]}: %(problem)s') % {"problem": exc},
+                                   field="events"),
                       reason=RejectReason.MALFORMED, detail=f"{signer}: body is not JSON") from exc
     events = document.get("events") if isinstance(document, dict) else None
     if not isinstance(events, list) or not events:
-        raise _refuse(InvalidInput('the body must be a JSON object with a non-empty list "events"', field="events"),
+        raise _refuse(InvalidInput(_('the body must be a JSON object with a non-empty list "events"'), field="events"),
                       reason=RejectReason.MALFORMED, detail=f"{signer}: no events list")
     if len(events) > limit:
-        raise _refuse(InvalidInput(f"a batch holds at most {limit:,} events; this one has {len(events):,}",
-                                   field="events"), reason=RejectReason.TOO_LARGE,
+        raise _refuse(InvalidInput(_("a batch holds at most %(n)s events; this one has %(got)s")
+                                   % {"n": f"{limit:,}", "got": f"{len(events):,}"}, field="events"), reason=RejectReason.TOO_LARGE,
                       detail=f"{signer}: {len(events)} events")
     return events
 
@@ -510,35 +518,35 @@ def _read_events(raw_events: list, offset: int, now: datetime, problems: list[Re
         index = offset + position
         why = None
         if type(raw) is not dict:
-            why = "an event must be a JSON object"
+            why = _("an event must be a JSON object")
         else:
             device_id, seq = raw.get("device_id", default_device), raw.get("seq")
             metric, value = raw.get("metric"), raw.get("value")
             alarm = raw.get("alarm", False)
             ts = _timestamp(raw.get("ts"))
             if type(device_id) is not str or not 0 < len(device_id) <= 64:
-                why = "device_id must be the device's id (a string)"
+                why = _("device_id must be the device's id (a string)")
             elif type(seq) is not int or not 0 <= seq <= MAX_SEQ:
-                why = "seq must be a whole number from 0 up, increasing per device"
+                why = _("seq must be a whole number from 0 up, increasing per device")
             elif ts is None:
-                why = "ts must be Unix time in seconds or an ISO 8601 date-time with a UTC offset"
+                why = _("ts must be Unix time in seconds or an ISO 8601 date-time with a UTC offset")
             elif type(metric) is not str or (metric not in metrics_seen and not metric_ok(metric)):
-                why = "metric must be 1–32 lower-case letters, digits or _ (starting with a letter)"
+                why = _("metric must be 1–32 lower-case letters, digits or _ (starting with a letter)")
             else:
                 metrics_seen.add(metric)
                 if type(value) is int:  # (not bool: its type is bool)
                     value = float(value) if value.bit_length() <= 1000 else math.inf
                 if type(value) is not float or not isfinite(value):
-                    why = "value must be a finite number"
+                    why = _("value must be a finite number")
                 elif type(alarm) is not bool:
-                    why = "alarm must be true or false"
+                    why = _("alarm must be true or false")
                 elif ts > horizon:
                     problems.append(Rejection(index, RejectReason.FUTURE_TS,
-                                              f"ts {ts.isoformat()} is ahead of the server's clock"))
+                                              _("ts %(ts)s is ahead of the server's clock") % {"ts": ts.isoformat()}))
                     continue
                 elif ts < oldest:
-                    problems.append(Rejection(index, RejectReason.TOO_OLD, f"ts {ts.isoformat()} is older than the "
-                                              f"{settings.GRIDLOOP_SENSOR_RETENTION_DAYS}-day retention"))
+                    problems.append(Rejection(index, RejectReason.TOO_OLD, _("ts %(ts)s is older than the %(n)s-day retention")
+                                              % {"ts": ts.isoformat(), "n": settings.GRIDLOOP_SENSOR_RETENTION_DAYS}))
                     continue
                 else:
                     events.append(_Event(index, device_id, seq, ts, metric, value, alarm))
@@ -554,21 +562,24 @@ def events_from_message(topic: str, payload: bytes, *, subscription: str) -> tup
     levels, pattern = topic.split("/"), subscription.split("/")
     device = levels[pattern.index("+")] if "+" in pattern and len(levels) == len(pattern) else ""
     if not device:
-        return [], RejectReason.MALFORMED, f"topic {topic!r} does not match {subscription!r}"
+        return [], RejectReason.MALFORMED, _("topic %(topic)r does not match %(subscription)r") % {
+            "topic": topic, "subscription": subscription}
     limit = settings.GRIDLOOP_SENSOR_MAX_BATCH
     if len(payload) > settings.GRIDLOOP_SENSOR_MAX_BODY_BYTES:
-        return [], RejectReason.TOO_LARGE, f"a message of {len(payload):,} bytes from {device}"
+        return [], RejectReason.TOO_LARGE, _("a message of %(n)s bytes from %(device)s") % {
+            "n": f"{len(payload):,}", "device": device}
     try:
         document = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return [], RejectReason.MALFORMED, f"a message from {device} is not JSON"
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return [], RejectReason.MALFORMED, _("a message from %(device)s is not JSON") % {"device": device}
     events = document.get("events") if isinstance(document, dict) and "events" in document else document
     if isinstance(events, dict):
         events = [events]
     if not isinstance(events, list) or not events:
-        return [], RejectReason.MALFORMED, f"a message from {device} holds no events"
+        return [], RejectReason.MALFORMED, _("a message from %(device)s holds no events") % {"device": device}
     if len(events) > limit:
-        return [], RejectReason.TOO_LARGE, f"a message from {device} holds {len(events):,} events (at most {limit:,})"
+        return [], RejectReason.TOO_LARGE, _("a message from %(device)s holds %(got)s events (at most %(n)s)") % {
+            "device": device, "got": f"{len(events):,}", "n": f"{limit:,}"}
     for event in events:
         if isinstance(event, dict):
             event.setdefault("device_id", device)
@@ -589,24 +600,26 @@ def _authorize(events: list[_Event], signer: Signer | None, problems: list[Rejec
         topic_device = raw_events[event.index - offset].get("_topic_device")
         if topic_device:
             problems.append(Rejection(event.index, RejectReason.NOT_AUTHORIZED,
-                                      f"an event of {event.device_id} published on the topic of {topic_device}"))
+                                      _("an event of %(device)s published on the topic of %(topic)s")
+                                      % {"device": event.device_id, "topic": topic_device}))
             continue
         if device is None:
             problems.append(Rejection(event.index, RejectReason.UNKNOWN_DEVICE,
-                                      f"unknown device {event.device_id!r}"))
+                                      _("unknown device %(device)r") % {"device": event.device_id}))
             continue
         pk, kind, active, key_pk = device
         if not active:
             problems.append(Rejection(event.index, RejectReason.INACTIVE_DEVICE,
-                                      f"device {event.device_id} is deactivated"))
+                                      _("device %(device)s is deactivated") % {"device": event.device_id}))
         elif signer_device is not None and signer_device != pk:
             problems.append(Rejection(event.index, RejectReason.NOT_AUTHORIZED,
-                                      f"the batch is signed by device {signer.device.device_id}; events of "
-                                      f"{event.device_id} need its own signature or its integration key"))
+                                      _("the batch is signed by device %(signer)s; events of %(device)s need its own signature "
+                                        "or its integration key")
+                                      % {"signer": signer.device.device_id, "device": event.device_id}))
         elif signer_key is not None and key_pk != signer_key:
             problems.append(Rejection(event.index, RejectReason.NOT_AUTHORIZED,
-                                      f"device {event.device_id} is not linked to integration key "
-                                      f"{signer.key.key_id}"))
+                                      _("device %(device)s is not linked to integration key %(key)s")
+                                      % {"device": event.device_id, "key": signer.key.key_id}))
         else:
             event.device_pk, event.device_type = pk, kind
             kept.append(event)

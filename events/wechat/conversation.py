@@ -495,8 +495,8 @@ def _intake_code() -> str:
         return code
     cities = list(Region.objects.filter(level=Level.CITY).values_list("code", flat=True)[:2])
     if len(cities) != 1:
-        raise InvalidInput("set GRIDLOOP_WECHAT_INTAKE_REGION: the command center for WeChat reports without a "
-                           "location", field="region_code")
+        raise InvalidInput(_("set GRIDLOOP_WECHAT_INTAKE_REGION: the command center for WeChat reports without a "
+                             "location"), field="region_code")
     return cities[0]
 
 

@@ -1,10 +1,12 @@
 """case_act writes notifications to the outbox in the same transaction; the relay delivers them to the inbox."""
 
 import pytest
+from django.utils import timezone, translation
 
 from config.errors import InvalidInput
 from dispatch.models import InboxItem, OutboxMessage
 from dispatch.outbox import relay_batch
+from events.models import InboundReport
 from tests.conftest import client_for
 from tests.events.conftest import act, file_hotline, file_patrol
 from tests.events.states import drive
@@ -57,3 +59,24 @@ def test_a_very_dissatisfied_rating_asks_the_supervisors_over_the_case_to_decide
         return
     assert [m.recipient_user for m in notices] == [world.supervisor]  # the district's supervisor covers the grid
     assert "重启" in notices[0].title and str(rating) in notices[0].title and notices[0].body == "还是有积水"
+
+
+# --- Languages: staff notices in the site's language, a citizen's in their channel's ------------------------------------
+def test_a_citizen_reads_the_notice_in_the_language_of_their_channel(world, settings):
+    settings.GRIDLOOP_WECHAT_LANGUAGE = "en"
+    case = file_hotline(world)  # the caller: SMS (the site's language, zh-hans)
+    InboundReport.objects.create(case=case, channel="wechat", citizen_openid="o-wechat-1", description="路灯不亮",
+                                 received_at=timezone.now())
+    with translation.override("en"):  # the dispatcher's own language plays no part
+        act(case, "reject", world.dispatcher, reason="不属于城市管理范围")
+    sms, wechat = (OutboxMessage.objects.get(case=case, kind="reject", channel=channel) for channel in ("sms", "wechat"))
+    assert (sms.title, sms.body) == (f"您反映的问题（{case.number}）未予立案", "不属于城市管理范围")
+    assert (wechat.title, wechat.body) == (f"Your report ({case.number}) was not accepted", "不属于城市管理范围")
+
+
+def test_staff_notices_are_written_in_the_sites_language_whoever_acts(world):
+    case = file_patrol(world)
+    with translation.override("en"):
+        act(case, "dispatch", world.dispatcher, department=world.dept.code)
+    message = OutboxMessage.objects.get(case=case, recipient_user=world.handler)
+    assert message.title == f"新派遣案卷 {case.number}，请签收"

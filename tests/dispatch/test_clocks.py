@@ -1,7 +1,7 @@
 """Stage clocks through the case transitions, with deadlines from the work calendar (Tuesday 2026-11-24 is a normal
 working day; windows 08:30–12:00 and 13:30–17:30 Asia/Shanghai)."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -246,3 +246,17 @@ def test_after_the_level_up_on_a_second_return_the_dispatch_clock_carries_the_up
     assert (clock.limit_amount, clock.limit_unit, clock.deadline) == (1, "urgent_hour", local(15))
     street_dispatch = StageClock.objects.filter(case=case, stage="dispatch").order_by("id")
     assert [c.level for c in street_dispatch] == ["street", "street", "district"]
+
+
+def test_the_breach_reason_is_written_in_the_sites_language_not_the_callers(settings):
+    from types import SimpleNamespace
+
+    from django.utils import translation
+
+    from dispatch.clocks import _breach_reason
+
+    clock = SimpleNamespace(stage="handle", deadline=datetime(2026, 11, 24, 9, 0, tzinfo=UTC))  # 17:00 in Shanghai
+    with translation.override("en"):
+        assert _breach_reason(clock) == "超期：处置时限 2026-11-24 17:00 已过"
+    settings.LANGUAGE_CODE = "en"
+    assert _breach_reason(clock) == "overdue: the handle (处置) deadline 2026-11-24 17:00 passed"

@@ -21,3 +21,11 @@ def test_heartbeat_older_than_ninety_seconds_is_stale(client):
     with time_machine.travel(timezone.now() - timezone.timedelta(seconds=120)):
         heartbeat.apply()
     assert client.get("/healthz/").json()["worker"] == "stale"
+
+
+def test_a_worker_that_has_just_started_is_reported_alive(client):
+    from celery.signals import worker_ready
+
+    assert client.get("/healthz/").json()["worker"] == "stale"
+    worker_ready.send(sender=None)  # what Celery sends when the worker is up, before beat's first heartbeat
+    assert client.get("/healthz/").json()["worker"] == "ok"

@@ -89,7 +89,7 @@ def test_an_overdue_street_case_goes_to_the_district_then_to_the_city(world):
     assert (case.level, case.escalations_count, case.state) == ("district", 1, "handling")
     (event,) = sweep_escalations(case)
     assert event.actor_kind == "system" and event.level == "district"
-    assert event.payload == {"reason": "超期: handle deadline 2026-11-24 17:00 passed", "from_level": "street",
+    assert event.payload == {"reason": "超期：处置时限 2026-11-24 17:00 已过", "from_level": "street",
                              "to_level": "district"}
     street, district = handle_clocks(case)
     assert (street.level, street.finished_at, street.escalated_for_breach) == ("street", local(17), True)
@@ -278,7 +278,7 @@ def test_the_set_based_pass_does_what_one_clock_at_a_time_does(world, monkeypatc
         assert sweep() == clocks_module.SweepResult(overdue=1, escalated=1)
     assert outbox_rows(accepted) == [
         ("escalate", "district_dispatcher", f"案卷 {accepted.number} 已上报至区级指挥中心",
-         "超期: dispatch deadline 2026-11-24 16:00 passed", 3,
+         "超期：派遣时限 2026-11-24 16:00 已过", 3,
          (("case", accepted.number), ("event", "escalate"), ("seq", 3))),
         ("overdue", "dispatcher", f"超时：案卷 {accepted.number} 已超过处置时限", "暴露垃圾 · 路灯不亮", None,
          (("case", accepted.number), ("event", "overdue"), ("seq", None))),

@@ -225,3 +225,20 @@ def test_opening_locks_are_per_category(world):
     other = Category.objects.exclude(pk=world.category.pk).first()
     assert not set(nearby_lock_keys(lat=lat, lng=lng, category=world.category)) & set(
         nearby_lock_keys(lat=lat, lng=lng, category=other))
+
+
+def test_the_timeline_lists_only_the_possible_duplicates_the_reader_may_see(world):
+    """Two cases 20 m apart across the street boundary (lng 120.02): street B's dispatcher reads B's case without
+    the number of street A's case, as /duplicates/ leaves it out; the city dispatcher sees both."""
+    lat = world.point[0]
+    in_a = file_hotline(world, category=world.category, lat=lat, lng=120.0199)
+    in_b = file_hotline(world, category=world.category, lat=lat, lng=120.0201)
+    assert reported_payload(in_b)["possible_duplicates"] == [in_a.number]  # stored as found
+    def first_event(user, path):
+        body = client_for(user).get(path).json()
+        return (body["timeline"] if isinstance(body, dict) else body)[0]
+
+    for path in (f"/api/v1/cases/{in_b.number}/", f"/api/v1/cases/{in_b.number}/events/"):
+        assert first_event(world.dispatcher_b, path)["payload"]["possible_duplicates"] == [], path
+        assert first_event(world.city_dispatcher, path)["payload"]["possible_duplicates"] == [in_a.number], path
+    assert reported_payload(in_b)["possible_duplicates"] == [in_a.number]  # the log itself is untouched

@@ -17,6 +17,7 @@ from tests.factories import grid_center
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.usefixtures("in_english")
 def test_a_dispatcher_cannot_merge_into_a_case_of_another_street(world):
     mine = file_hotline(world)
     lat, lng = grid_center("990101002001001")

@@ -63,10 +63,18 @@ def test_a_token_from_the_login_endpoint_authenticates_requests(city, api, dispa
     assert me.json()["username"] == "disp"
 
 
-def test_logging_in_twice_returns_the_same_token(city, api, dispatcher):
-    first = api.post("/api/v1/auth/token/", {"username": "disp", "password": PASSWORD}, format="json")
-    second = api.post("/api/v1/auth/token/", {"username": "disp", "password": PASSWORD}, format="json")
-    assert first.json()["token"] == second.json()["token"]
+def test_each_device_gets_its_own_token_and_signing_in_again_on_one_replaces_it(city, api, dispatcher):
+    def sign_in(device):
+        return api.post("/api/v1/auth/token/", {"username": "disp", "password": PASSWORD, "device": device},
+                        format="json").json()["token"]
+
+    phone, laptop = sign_in("phone"), sign_in("laptop")
+    assert phone != laptop
+    phone_again = sign_in("phone")
+    assert phone_again != phone
+    for token, status in ((phone, 401), (laptop, 200), (phone_again, 200)):
+        api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        assert api.get("/api/v1/me/").status_code == status
 
 
 def test_a_wrong_password_is_a_400_with_a_message(city, api, dispatcher):

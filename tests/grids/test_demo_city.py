@@ -1,5 +1,6 @@
-"""The demo city generator (grids.demo) and its command: deterministic, valid codes, exact tiling, every role and
-department type present, logins that work, and refusals that name the option."""
+"""The demo city generator (grids.demo) and its command (without a history here: tests/dispatch/test_demo.py covers
+that): deterministic, valid codes, exact tiling, every role and department type present, logins that work, and
+refusals that name the option."""
 
 import csv
 from io import StringIO
@@ -12,6 +13,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import RequestFactory
 
 from config.errors import InvalidInput
 from events.services import DEFAULT_CATEGORIES_CSV
@@ -156,13 +158,14 @@ def test_demo_logins_work(monkeypatch, settings):
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     demo = demo_city_build(**SMALL)
     assert User.objects.get(username="admin").password.startswith(PBKDF2PasswordHasher.algorithm)
-    assert authenticate(username="d01s01c01_worker", password=DEFAULT_PASSWORD) is not None
-    assert authenticate(username="admin", password="wrong") is None
+    login = RequestFactory().post("/login/")  # (django-axes counts sign-ins per request)
+    assert authenticate(login, username="d01s01c01_worker", password=DEFAULT_PASSWORD) is not None
+    assert authenticate(login, username="admin", password="wrong") is None
     assert {p for _, p, _ in demo.logins} == {DEFAULT_PASSWORD}
     monkeypatch.setenv(PASSWORD_ENV, "another-secret-42")
     city = demo_city_build(districts=1, streets=1, communities=1, grids=1, reset=True)
     assert city.password == "another-secret-42"
-    assert authenticate(username="h_990101001-sanitation", password="another-secret-42") is not None
+    assert authenticate(login, username="h_990101001-sanitation", password="another-secret-42") is not None
 
 
 def test_refuses_when_regions_exist_and_reset_rebuilds(city):
@@ -183,7 +186,7 @@ def test_refuses_when_regions_exist_and_reset_rebuilds(city):
 )
 def test_bad_sizes_are_rejected_naming_the_option(option, value):
     with pytest.raises(CommandError, match=f"--{option} "):
-        call_command("demo_city", **{option: value}, stdout=StringIO())
+        call_command("demo_city", **{option: value}, history_days=0, stdout=StringIO())
     with pytest.raises(InvalidInput, match=f"--{option} "):
         demo_city_build(**{option: value})
     assert not Region.objects.exists()
@@ -191,7 +194,7 @@ def test_bad_sizes_are_rejected_naming_the_option(option, value):
 
 def test_command_prints_counts_and_main_logins():
     out = StringIO()
-    call_command("demo_city", *[f"--{k}={v}" for k, v in SMALL.items()], "--seed=3", stdout=out)
+    call_command("demo_city", *[f"--{k}={v}" for k, v in SMALL.items()], "--seed=3", "--history-days=0", stdout=out)
     text = out.getvalue()
     assert "32 unit grids" in text
     for username in ("admin", "city_dispatcher", "hotline_operator", "d01_supervisor", "d01s01_dispatcher",
@@ -200,8 +203,16 @@ def test_command_prints_counts_and_main_logins():
     shown = 4 + 2 + 1 + 1 + 3
     assert f"… {User.objects.count() - shown} more users" in text
     with pytest.raises(CommandError, match="--reset"):
-        call_command("demo_city", stdout=StringIO())
+        call_command("demo_city", "--history-days=0", stdout=StringIO())
     quiet = StringIO()
-    call_command("demo_city", "--reset", "--quiet", stdout=quiet)
+    call_command("demo_city", "--reset", "--quiet", "--history-days=0", stdout=quiet)
     assert quiet.getvalue() == ""
     assert Region.objects.filter(level=Level.GRID).count() == 3 * 4 * 5 * 10
+
+
+def test_refused_in_production(settings):
+    settings.PRODUCTION = True
+    with pytest.raises(InvalidInput, match="GRIDLOOP_PRODUCTION=1") as info:
+        demo_city_build(**SMALL)
+    assert info.value.field == "GRIDLOOP_PRODUCTION"
+    assert not Region.objects.exists() and not User.objects.exists()

@@ -4,13 +4,12 @@ database triggers move it on (a role added, changed or removed; a region or depa
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from grids import selectors
 from grids.models import Department, Role, RoleAssignment, User
 from grids.selectors import covers, roles_of
-from grids.services import role_assign, role_revoke
+from grids.services import api_token_issue, role_assign, role_revoke
 from tests.factories import make_department, make_user
 
 pytestmark = pytest.mark.django_db
@@ -125,7 +124,7 @@ def test_the_copy_is_bounded(city, monkeypatch):
 def test_an_api_caller_loses_a_revoked_role_on_the_next_request(city):
     user = make_user("d", (Role.DISPATCHER, city["990101001"]))
     client = APIClient()  # by token: each request reads the user afresh, as in production
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=user)[1]}")
     assert client.get("/api/v1/regions/990101001/").status_code == 200
     assert client.get("/api/v1/regions/990101001/").status_code == 200  # (from the copy)
     RoleAssignment.objects.filter(user=user).delete()

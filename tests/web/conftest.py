@@ -12,9 +12,9 @@ import pytest
 
 from tests.events.conftest import file_patrol, photo, world  # noqa: F401  (fixtures and builders shared with pages)
 
-# Playwright's sync API runs an event loop in the test's thread; the test body still reads the database directly.
+# Playwright's sync API runs an event loop in the test thread (and keeps it for the session): the tests still read the
+# database directly. (tests/test_settings.py keeps it out of the `check --deploy` it runs.)
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = os.environ.get("GRIDLOOP_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "pw-for-tests-1"

@@ -35,7 +35,7 @@ from events.access import cases_visible_q, may_see_contact
 from events.actors import Actor
 from events.duplicates import case_duplicate_candidates
 from events.models import AttachmentKind
-from events.selectors import case_detail_get, case_visible, cases_same_reporter, categories_list
+from events.selectors import case_detail_get, case_visible, cases_of_citizen, categories_list
 from events.serializers import CaseActionSerializer, mask_name, mask_phone, validated_input
 from events.services import allowed_actions, case_act, case_contact_view
 from events.workflow import ACTIONS
@@ -232,7 +232,8 @@ def detail_context(request, number: str, *, case=None, error_action: str = "", e
                               suggested=suggestion.department.code if suggestion and suggestion.department else "",
                               error_action=error_action, error=error, posted=posted),
         "timeline": timeline_for(list(case.events.all())), "clocks": clocks_for(case, now),
-        "duplicates": duplicates, "same_reporter": cases_same_reporter(case=case, user=request.user),
+        "duplicates": duplicates, "same_reporter": [other for other in cases_of_citizen(key=case.citizen_key, user=request.user, limit=11)
+                          if other.pk != case.pk][:10],
         "reporter": {"name": mask_name(report.citizen_name) if report else "",
                      "phone": mask_phone(report.citizen_phone) if report else "",
                      "staff": case.reporter} if report else None,

@@ -14,13 +14,3 @@ def field(request):
 @role_required(Role.SUPERVISOR)
 def cockpit(request):
     return render(request, "web/placeholder.html", {"face": "cockpit"})
-
-
-@role_required(Role.OPERATOR)
-def desk(request):
-    return render(request, "web/placeholder.html", {"face": "desk"})
-
-
-@role_required(Role.HANDLER)
-def dept(request):
-    return render(request, "web/placeholder.html", {"face": "dept"})

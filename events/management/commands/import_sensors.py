@@ -1,7 +1,7 @@
 import csv
 import os
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from events.sensors.services import DEVICE_COLUMNS, DeviceImportError, devices_import
 
@@ -15,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument("--secrets-out", help="write device_id,secret of the new devices here (not stdout)")
 
+    @no_translations  # an English command line, like the rest of manage.py (the problems too)
     def handle(self, *args, file, secrets_out=None, **options):
         try:
             summary = devices_import(path=file)

@@ -34,7 +34,7 @@ def test_a_supervisor_sees_their_region_and_nothing_outside(world, built):
     body = response.json()
     assert [row["key"] for row in body["rows"]] == ["990101001"]  # the merge target sits in grid …002 of the same
     assert body["total"]["indicators"]["reported"]["value"] == 12
-    outside = client.get("/api/v1/metrics/indicators/", {**DAYS, "region": "990102"})
+    outside = client.get("/api/v1/metrics/indicators/", {**DAYS, "region": "990102"}, HTTP_ACCEPT_LANGUAGE="en")
     assert outside.status_code == 403 and "outside the area you supervise" in outside.json()["detail"]
     inside = client.get("/api/v1/metrics/indicators/", {**DAYS, "region": "990101002", "group_by": "grid"})
     assert inside.status_code == 200 and inside.json()["rows"] == []

@@ -85,6 +85,7 @@ def test_briefing_api_html_and_xlsx(world, built):
     assert default["day"] == (MONDAY + timedelta(days=2)).isoformat() and default["counts"]["new"] == 0
 
 
+@pytest.mark.usefixtures("in_english")
 def test_daily_briefing_command(world, built, tmp_path, capsys):
     html, xlsx = tmp_path / "b.html", tmp_path / "b.xlsx"
     call_command("daily_briefing", "--date", "2026-03-02", "--region", "990101", "--html", str(html),
@@ -115,3 +116,28 @@ def test_beat_makes_every_districts_briefing_every_morning(world, built, setting
     from dispatch.models.evaluation import LeagueTable
 
     assert LeagueTable.objects.filter(month=date(2026, 2, 1)).count() == 5
+
+
+def test_a_deadline_later_today_is_not_overdue_in_todays_early_briefing(world):
+    """Issue 19: at 05:25 the briefing counted as overdue every unfinished clock due later that day."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    from dispatch.evaluation.briefing import briefing_compute
+    from dispatch.models import StageClock
+    from tests.events.conftest import file_hotline
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    with time_machine.travel(datetime(2026, 3, 2, 5, 0, tzinfo=shanghai), tick=False) as clock:
+        case = file_hotline(world)
+        StageClock.objects.filter(case=case, finished_at__isnull=True).update(
+            deadline=datetime(2026, 3, 2, 10, 30, tzinfo=shanghai))
+        region = world.regions["990101"]
+        clock.move_to(datetime(2026, 3, 2, 5, 25, tzinfo=shanghai))
+        early = briefing_compute(region=region, day=MONDAY)
+        clock.move_to(datetime(2026, 3, 2, 11, 0, tzinfo=shanghai))
+        later = briefing_compute(region=region, day=MONDAY)
+    assert early["counts"]["overdue"] == 0 and early["cases"]["overdue"] == []
+    assert later["counts"]["overdue"] == 1 and later["cases"]["overdue"] == [case.number]

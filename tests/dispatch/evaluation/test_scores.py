@@ -127,6 +127,7 @@ def test_two_yellow_listings_within_twelve_months_put_a_unit_on_the_black_list(c
     assert LeagueEntry.objects.filter(table__month=months[3]).count() == 3
 
 
+@pytest.mark.usefixtures("in_english")
 def test_league_tables_need_a_city(city):
     from config.errors import InvalidInput
 
@@ -144,6 +145,7 @@ def test_league_tables_command_stores_every_table(world, capsys):
         call_command("league_tables", "--month", "2026-13")
 
 
+@pytest.mark.usefixtures("in_english")
 def test_ranking_kinds_are_checked(world):
     from config.errors import InvalidInput
     from dispatch.evaluation.scores import ranking_compute

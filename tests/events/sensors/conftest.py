@@ -22,6 +22,7 @@ from events.models import Category
 from events.sensors.models import SensorRule
 from events.sensors.services import device_register, integration_key_create
 from events.sensors.signing import signed_headers
+from tests.conftest import english
 
 NOW = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
 T0 = NOW - timedelta(hours=1)  # event times are minutes after T0 (so they are in the past)
@@ -66,7 +67,9 @@ def sign(body: bytes, *, secret: str, device_id: str = "", key_id: str = "", at:
 
 
 def post_raw(body: bytes, headers: dict):
-    return APIClient().generic("POST", "/api/v1/sensors/events", body, content_type="application/json", **headers)
+    # answers in English, which the tests check (tests/test_i18n.py checks a Chinese one)
+    return english(APIClient()).generic("POST", "/api/v1/sensors/events", body, content_type="application/json",
+                                        **headers)
 
 
 def post(s, events: list, *, device=None, key=None, secret=None, at=None):

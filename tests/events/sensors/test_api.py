@@ -238,3 +238,12 @@ def test_reject_counts_are_for_administrators(sensors):
     rows = client_for(admin).get("/api/v1/sensors/rejects/?days=1").json()
     assert {(r["source"], r["reason"], r["count"]) for r in rows} == {("http", "duplicate", 1),
                                                                        ("http", "malformed", 1)}
+
+
+def test_a_refusal_is_in_chinese_without_accept_language(sensors):
+    from rest_framework.test import APIClient
+
+    body = json.dumps({"events": [ev(1, 0, 0.05)]}).encode()
+    response = APIClient().generic("POST", "/api/v1/sensors/events", body, content_type="application/json",
+                                   **sign(body, secret="x" * 64, device_id="W-001"))
+    assert response.status_code == 403 and "的签名错误" in response.json()["detail"]

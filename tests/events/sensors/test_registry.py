@@ -7,6 +7,7 @@ import stat
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from config.errors import InvalidInput, Unprocessable
 from events.sensors.models import SensorDevice, SensorIntegrationKey
@@ -65,6 +66,7 @@ def test_a_bad_registration_is_refused_naming_the_field(world, change, field):
     assert not SensorDevice.objects.exists()
 
 
+@pytest.mark.usefixtures("in_english")
 def test_a_point_outside_the_service_area_is_a_422(world):
     with pytest.raises(Unprocessable) as refused:
         device_register(**fields(world, lat=10.0, lng=10.0))
@@ -114,6 +116,7 @@ def test_a_csv_registers_and_updates_devices_and_writes_the_new_secrets_to_a_pri
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
 
 
+@pytest.mark.usefixtures("in_english")
 def test_a_csv_with_problems_lists_each_line_and_field_and_writes_nothing(world, tmp_path):
     lat, lng = world.point
     path = write_csv(tmp_path / "bad.csv", [
@@ -135,8 +138,9 @@ def test_a_csv_with_problems_lists_each_line_and_field_and_writes_nothing(world,
         "line 5, field device_id: W-201 is also on line 2",
     ]
     assert not SensorDevice.objects.exists()
-    with pytest.raises(CommandError, match="nothing was written"):
+    with translation.override("zh-hans"), pytest.raises(CommandError, match="nothing was written") as failed:
         call_command("import_sensors", str(path))
+    assert "line 3, field lat: must be a number from -90 to 90 (got 'x')" in str(failed.value)  # not half Chinese
 
 
 @pytest.mark.parametrize("content, problem", [
@@ -195,7 +199,7 @@ def test_the_admin_form_shows_why_a_device_cannot_be_registered(world, admin_cli
     response = admin_client.post("/admin/events/sensordevice/add/", {
         "device_id": "M-002", "type": "manhole_tilt", "lat": 10.0, "lng": 10.0,
         "department": world.dept_y.pk, "active": "on",
-    })
+    }, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     assert "outside the service area" in response.content.decode()
     assert not SensorDevice.objects.exists()

@@ -220,6 +220,7 @@ def test_a_rule_without_the_check_flag_only_records_the_recovery(sensors):
 
 
 # --- Robustness ------------------------------------------------------------------------------------------------------
+@pytest.mark.usefixtures("in_english")
 def test_an_alarm_whose_case_cannot_be_opened_is_marked_failed_and_counted(sensors):
     SensorDevice.objects.filter(pk=sensors.water.pk).update(lat=10.0, lng=10.0)  # moved out of the service area
     result = ingest([ev(1, 0, 0.2), ev(2, 5, 0.2)])

@@ -20,7 +20,7 @@ from events.models import (
     WeChatPhoto,
 )
 from events.wechat.services import wechat_sweep
-from tests.conftest import client_for
+from tests.conftest import client_for, english
 from tests.events.conftest import act
 
 from .conftest import Citizen, message_xml
@@ -293,8 +293,8 @@ def test_a_district_center_cannot_place_a_report_in_another_district(world, citi
     case = Case.objects.get()
     west = __import__("tests.factories", fromlist=["make_user"]).make_user(
         "west_dispatcher", ("dispatcher", world.regions["990102"]))
-    answer = client_for(west).post(f"/api/v1/cases/{case.number}/actions/accept/",
-                                   {"category": "E0101", "region_code": "990101001"}, format="json")
+    answer = english(client_for(west)).post(f"/api/v1/cases/{case.number}/actions/accept/",
+                                            {"category": "E0101", "region_code": "990101001"}, format="json")
     assert answer.status_code == 400 and "outside the area" in answer.json()["detail"]
     answer = client_for(west).post(f"/api/v1/cases/{case.number}/actions/accept/",
                                    {"category": "E0101", "region_code": "990102001"}, format="json")

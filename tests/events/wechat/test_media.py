@@ -98,7 +98,7 @@ def test_something_that_is_not_a_photo_fails_for_good(world, wechat):
     wechat.media["m-gif"] = (b"GIF89a" + b"\x00" * 20, "image/gif")
     filed_with_photos(world, "m-gif")
     assert wechat_photo_fetch(photo_id=WeChatPhoto.objects.get().pk) == "failed"
-    assert "not a readable" in WeChatPhoto.objects.get().last_error
+    assert "不是可读取的" in WeChatPhoto.objects.get().last_error  # (the task writes in the site's language)
 
 
 def test_a_photo_larger_than_the_limit_fails_for_good(world, wechat, settings):

@@ -1,0 +1,106 @@
+"""The hotline desk's presentation: the call form, the words a case's state is read out in, and its timeline rows.
+
+The form only parses what the operator typed; the rules (where a place may be, what a report needs, who may file)
+are the services' (``events.services.case_report`` / ``case_report_add``), whose refusals are shown on the form.
+"""
+import uuid
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from events.models import Case, CaseState
+
+# The case event kinds in the domain's words (UI.md "Words").
+EVENT_WORDS = {
+    "reported": gettext_lazy("reported (受理)"), "report_added": gettext_lazy("further report joined"),
+    "inquiry_answered": gettext_lazy("progress inquiry answered"),
+    "accept": gettext_lazy("accepted (立案)"), "reject": gettext_lazy("not accepted"), "merge": gettext_lazy("merged"),
+    "merged_in": gettext_lazy("a duplicate merged in (并案)"), "dispatch": gettext_lazy("dispatched (派遣)"),
+    "sign": gettext_lazy("signed (签收)"), "return": gettext_lazy("returned (回退)"),
+    "request_extension": gettext_lazy("extension requested (延期)"),
+    "approve_extension": gettext_lazy("extension approved"), "deny_extension": gettext_lazy("extension denied"),
+    "suspend": gettext_lazy("suspended (挂账)"), "resume": gettext_lazy("resumed"),
+    "complete": gettext_lazy("handled (处置完成)"), "verify": gettext_lazy("checked on site (核查)"),
+    "rework": gettext_lazy("sent back for rework (返工)"), "feedback": gettext_lazy("caller's feedback (回访)"),
+    "close": gettext_lazy("closed (结案)"), "reopen": gettext_lazy("reopened"),
+    "escalate": gettext_lazy("escalated"), "urge": gettext_lazy("urged (催办)"),
+    "supervise": gettext_lazy("supervision order (督办)"), "supervision_reply": gettext_lazy("order answered"),
+    "cancel": gettext_lazy("cancelled (作废)"), "request_field_check": gettext_lazy("on-site check requested"),
+    "field_check": gettext_lazy("checked on site (核实)"),
+}
+
+
+def event_words(kind: str) -> str:
+    return str(EVENT_WORDS.get(kind, kind))
+
+
+def plain_state(case: Case, time_left=None) -> str:
+    """What the operator reads out to a caller asking "where is my case?"."""
+    department = case.department.name if case.department_id else ""
+    by = ""
+    if time_left is not None and time_left.deadline is not None:
+        by = _(", due by %(deadline)s") % {"deadline": f"{time_left.deadline:%m-%d %H:%M}"}
+    if case.state == CaseState.REPORTED:
+        return _("Received; the command center is checking it.")
+    if case.state == CaseState.ACCEPTED:
+        return _("Accepted as a case; being assigned to a department.")
+    if case.state == CaseState.DISPATCHED:
+        return _("Sent to %(department)s; waiting for them to take it on.") % {"department": department}
+    if case.state == CaseState.HANDLING:
+        return _("%(department)s is handling it%(by)s.") % {"department": department, "by": by}
+    if case.state == CaseState.SUSPENDED:
+        return _("%(department)s has put it on hold until %(until)s.") % {
+            "department": department,
+            "until": f"{timezone.localtime(case.suspended_until):%Y-%m-%d}" if case.suspended_until else "—"}
+    if case.state == CaseState.HANDLED:
+        return _("%(department)s reports it done; an inspector is checking on site.") % {"department": department}
+    if case.state == CaseState.VERIFIED:
+        return _("Done and checked; we will call back for the caller's rating.")
+    if case.state == CaseState.CLOSED:
+        return _("Closed: %(reason)s.") % {"reason": case.get_close_reason_display()}
+    if case.state == CaseState.MERGED:
+        target = case.merged_into.number if case.merged_into_id and case.merged_into else ""
+        return _("Joined with case %(number)s, which is followed instead.") % {"number": target}
+    if case.state == CaseState.REJECTED:
+        return _("Not accepted as a case.")
+    return str(case.get_state_display())
+
+
+def new_idempotency_key() -> str:
+    """Made when the form is rendered: a double submit of the same form files one case."""
+    return f"desk-{uuid.uuid4().hex}"
+
+
+class CallForm(forms.Form):
+    """What the operator types while the caller speaks. Each field is optional here; filing needs a place and a
+    description (checked by the services, their messages shown on the fields)."""
+
+    citizen_phone = forms.CharField(label=gettext_lazy("Caller's phone"), max_length=20, required=False)
+    citizen_name = forms.CharField(label=gettext_lazy("Caller's name"), max_length=50, required=False)
+    place_q = forms.CharField(label=gettext_lazy("Search a district, street, community or grid"), max_length=50,
+                              required=False)
+    region_code = forms.CharField(max_length=15, required=False)
+    lat = forms.FloatField(label=gettext_lazy("Latitude"), required=False, min_value=-90, max_value=90)
+    lng = forms.FloatField(label=gettext_lazy("Longitude"), required=False, min_value=-180, max_value=180)
+    address = forms.CharField(label=gettext_lazy("Address as the caller says it"), max_length=300, required=False)
+    category_q = forms.CharField(label=gettext_lazy("Search a category (name, keyword or pinyin initials)"),
+                                 max_length=50, required=False)
+    category = forms.CharField(max_length=10, required=False)
+    description = forms.CharField(label=gettext_lazy("What is wrong"), max_length=4000, required=False)
+    idempotency_key = forms.CharField(max_length=100, required=False)
+
+    def clean_citizen_phone(self):
+        phone = self.cleaned_data["citizen_phone"].strip()
+        if phone and (any(ch not in "0123456789+- " for ch in phone)
+                      or sum(ch.isdigit() for ch in phone) < 5):
+            raise forms.ValidationError(_("Type the phone number with digits only, e.g. 13812341234."))
+        return phone.replace(" ", "").replace("-", "")
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("lat") is None) != (data.get("lng") is None) and not self.errors.get("lat") and not \
+                self.errors.get("lng"):
+            self.add_error("lat", _("Give both latitude and longitude, or click the map."))
+        return data
