@@ -5,6 +5,7 @@ Production (``GRIDLOOP_PRODUCTION=1``): ``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``
 HTTPS hardening is on; ``CELERY_BROKER_URL`` points at Redis (or RabbitMQ). See README "Production".
 """
 
+import json
 import os
 import secrets
 from datetime import timedelta
@@ -181,6 +182,12 @@ STORAGES = {
     "default": {"BACKEND": os.environ.get("MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if PRODUCTION
                     else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # The event log's daily anchors (events.anchors): append-only, outside the database. Another backend (an object
+    # store) takes its options from GRIDLOOP_ANCHOR_STORAGE_OPTIONS (JSON).
+    "anchors": {"BACKEND": os.environ.get("GRIDLOOP_ANCHOR_STORAGE_BACKEND",
+                                          "django.core.files.storage.FileSystemStorage"),
+                "OPTIONS": json.loads(os.environ["GRIDLOOP_ANCHOR_STORAGE_OPTIONS"])
+                if os.environ.get("GRIDLOOP_ANCHOR_STORAGE_OPTIONS") else {"location": str(VAR_DIR / "anchors")}},
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
 if not PRODUCTION:
@@ -297,6 +304,7 @@ CELERY_BEAT_SCHEDULE = {
     "sensor-alarms": {"task": "events.sensor_alarms", "schedule": 30.0},  # alarms a crash left unprocessed
     "sensor-purge": {"task": "events.sensor_purge", "schedule": 3600.0},  # raw readings past their retention
     "wechat-sweep": {"task": "events.wechat_sweep", "schedule": 60.0},  # expired drafts, photos still to fetch
+    "event-anchors": {"task": "events.anchor_chains", "schedule": crontab(hour=0, minute=10)},  # the day's anchor
 }
 
 # --- Gridloop --------------------------------------------------------------------------------------------------------
@@ -308,10 +316,29 @@ GRIDLOOP_GRID_INDEX_CHECK_SECONDS = float(os.environ.get("GRIDLOOP_GRID_INDEX_CH
 GRIDLOOP_CONFIG_CHECK_SECONDS = float(os.environ.get("GRIDLOOP_CONFIG_CHECK_SECONDS", "5"))
 
 GRIDLOOP_PHOTO_MAX_BYTES = int(os.environ.get("GRIDLOOP_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
+# Field app (web/field.py): above this GPS accuracy (m) the grid worker places the pin on the map; a check made
+# farther than GRIDLOOP_FIELD_FAR_M from the case's point is warned about
+GRIDLOOP_FIELD_PIN_THRESHOLD_M = int(os.environ.get("GRIDLOOP_FIELD_PIN_THRESHOLD_M", "50"))
+GRIDLOOP_FIELD_FAR_M = int(os.environ.get("GRIDLOOP_FIELD_FAR_M", "200"))
 # Reports filed by grid workers are accepted on filing (立案) by rule; hotline/web reports wait for a dispatcher.
 GRIDLOOP_AUTO_ACCEPT_PATROL = env_bool("GRIDLOOP_AUTO_ACCEPT_PATROL", True)
 # A citizen may rate within this many hours of the on-site check; after it a dispatcher may close without feedback.
 GRIDLOOP_FEEDBACK_WINDOW_HOURS = int(os.environ.get("GRIDLOOP_FEEDBACK_WINDOW_HOURS", "72"))
+# What an escalation (by the sweep at a breach, or by hand) does, per level it goes to: "take_over" (the upper center
+# owns the case; the lower one can no longer act) or "supervise" (the upper center watches, coordinates and may act as
+# its dispatcher; the lower one stays responsible). "level:policy" comma separated, e.g. "district:supervise".
+GRIDLOOP_ESCALATION_POLICY = {"district": "take_over", "city": "take_over"}
+for _item in env_list("GRIDLOOP_ESCALATION_POLICY", []):
+    _level, _sep, _policy = _item.partition(":")
+    if _level.strip() not in GRIDLOOP_ESCALATION_POLICY or _policy.strip() not in ("take_over", "supervise"):
+        raise ImproperlyConfigured(f"GRIDLOOP_ESCALATION_POLICY: {_item!r} is not district|city:take_over|supervise")
+    GRIDLOOP_ESCALATION_POLICY[_level.strip()] = _policy.strip()
+# The Ed25519 key that signs the event log's daily anchors (events.anchors), kept outside the database: the private key
+# (PEM, or the base64 of its 32-byte seed) in GRIDLOOP_ANCHOR_KEY, or in the file GRIDLOOP_ANCHOR_KEY_FILE. Embedded
+# default: a key generated on first use in var/anchor_key (in production give every machine the same key).
+GRIDLOOP_ANCHOR_KEY = os.environ.get("GRIDLOOP_ANCHOR_KEY", "")
+GRIDLOOP_ANCHOR_KEY_FILE = os.environ.get("GRIDLOOP_ANCHOR_KEY_FILE", "") or str(VAR_DIR / "anchor_key")
+GRIDLOOP_ANCHOR_KEY_GENERATE = not GRIDLOOP_ANCHOR_KEY and not os.environ.get("GRIDLOOP_ANCHOR_KEY_FILE")
 # A supervisor may reopen a case after dissatisfied feedback (rating 1–3) within this many days of closure.
 GRIDLOOP_REOPEN_WINDOW_DAYS = int(os.environ.get("GRIDLOOP_REOPEN_WINDOW_DAYS", "30"))
 # Duplicate detection for reports without a category (categories carry their own radius and window).

@@ -1,6 +1,6 @@
 """Stage clocks: one row per open stage of a case, started, paused, extended and finished with the case's
 transitions (``clocks_on_transition``, called by ``events.services`` under the case row lock), and advanced by the
-periodic ``sweep`` (lights, breach escalation, resuming suspended cases).
+periodic ``sweep`` (lights, breach escalation, resuming suspended cases, closing verified cases nobody rates).
 
 Stages follow the case state: reported → accept, accepted → dispatch, dispatched → sign, handling and suspended →
 handle, handled → verify, verified → feedback; a terminal state has none. On a transition every open clock of another
@@ -23,6 +23,13 @@ starts a fresh clock for the same stage at the new level with that level's limit
 its event commit together, and the clock row is locked (FOR UPDATE SKIP LOCKED on PostgreSQL) while it is processed:
 concurrent sweeps, or a sweep after a crash half way, never escalate the same breach twice. A breach at city level only
 turns the light red.
+
+Lock order, on every path: a case, then its clocks. Cases are locked ``FOR NO KEY UPDATE`` (their key never changes),
+so the foreign-key checks of rows that reference a case (events, clocks, notices: ``FOR KEY SHARE``) never wait for
+a transition holding it. A transition (``events.services.case_act``) locks its case, then its clocks
+(``clocks_on_transition``), waiting for a clock the sweep holds. The sweep finds clocks first, so it never waits for
+a case: it locks them ``SKIP LOCKED`` and a case locked elsewhere is skipped this pass (its clock stays due, the others
+in the batch go on) — no wait cycle, so no deadlock between the two.
 
 The pass is set-based (``sweep``): due clocks are claimed a batch at a time (three queries, each on its own partial
 index; on PostgreSQL the clocks turning yellow or red get their new light in the claiming UPDATE itself), the light
@@ -49,11 +56,12 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from config.compiled import CompiledQuery
 from config.rows import row_insert, row_update
 from events.models import OPEN_STATES, Case, CaseState, CommandLevel, LimitUnit
 
 from .models import Light, Stage, StageClock
-from .selectors import case_clocks, work_calendar
+from .selectors import work_calendar
 from .sla import case_limit
 
 log = logging.getLogger(__name__)
@@ -125,7 +133,7 @@ def clock_start(*, case: Case, stage: str, now: datetime, calendar=None, save: b
     (``save=False``: build it only, for the sweep to insert many at once)."""
     calendar = calendar or work_calendar()
     limit = case_limit(case, stage)
-    clock = StageClock(case=case, stage=stage, level=case.level, started_at=now, limit_amount=limit.amount,
+    clock = StageClock(case=case, stage=stage, level=case.top_level, started_at=now, limit_amount=limit.amount,
                        limit_unit=limit.unit)
     _schedule(clock, calendar)
     clock.light = _light_at(clock, now)
@@ -154,9 +162,16 @@ def clocks_on_transition(*, case: Case, action: str, from_state: str, now: datet
     """
     calendar = work_calendar()
     # A case just reported has no clocks yet: no need to ask. A case has a handful of clocks: all are read.
-    clocks = [] if action == "reported" else case_clocks(case.pk)
+    clocks = [] if action == "reported" else _clocks_to_move(case.pk)
     started = _clocks_move(case, clocks, action, calendar, now)
     return sorted(clocks + started, key=lambda clock: (clock.started_at, clock.pk))
+
+
+# Locked after the case (the lock order on every path: a case, then its clocks): a clock the sweep holds is waited
+# for here, and read as the sweep left it.
+_clocks_to_move = CompiledQuery(
+    lambda case_id: StageClock.objects.select_for_update(no_key=True).filter(case_id=case_id)
+    .order_by("started_at", "id"), int)
 
 
 def clocks_for_new_case(*, case: Case, now: datetime) -> list[StageClock]:
@@ -207,6 +222,7 @@ class SweepResult:
     overdue: int = 0
     escalated: int = 0
     resumed: int = 0
+    closed: int = 0
 
 
 def _due_claims(now: datetime) -> tuple[tuple[Q, str], ...]:
@@ -228,9 +244,11 @@ def _due_q(now: datetime) -> Q:
     return reduce(operator.or_, (condition for condition, _order in _due_claims(now)))
 
 
-def _locking(queryset):
+def _locking(queryset, *, no_key: bool = False):
+    """``FOR UPDATE SKIP LOCKED`` (``no_key``: ``FOR NO KEY UPDATE SKIP LOCKED``, as cases are locked: see the lock
+    order in the module docstring)."""
     if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True, of=("self",))
+        return queryset.select_for_update(skip_locked=True, of=("self",), no_key=no_key)
     return queryset  # SQLite: the transaction alone (writers are serialised)
 
 
@@ -257,20 +275,21 @@ def _advance(clock: StageClock, calendar, now: datetime, result: SweepResult) ->
         # warning (yellow) / overdue (red) notices, in this row's transaction: written exactly once per change
         notifications_for_light(case=clock.case, light=light, stage=clock.stage, now=now)
     if clock.light == Light.RED and not clock.escalated_for_breach:
-        case = _locking(Case.objects.filter(pk=clock.case_id)).first()
+        case = _locking(Case.objects.filter(pk=clock.case_id), no_key=True).first()
         if case is None:  # locked by a transition or another sweep right now: the next sweep tries again
             clock.save(update_fields=["light"])
             return
         if case.state not in OPEN_STATES:  # not expected (transitions finish clocks); close it quietly
             _finish(clock, calendar, now)
             return
-        if case.level not in NEXT_LEVEL:  # city: nothing above, the light says it all
-            clock.level = case.level
+        if case.top_level not in NEXT_LEVEL:  # city: nothing above, the light says it all
+            clock.level = case.top_level
             clock.save(update_fields=["light", "level"])
             return
         case_level_up(case, reason=_breach_reason(clock), now=now, actor=Actor.system("sweep"))
         case.updated_at = now
-        case.save(update_fields=["level", "escalations_count", "last_seq", "last_hash", "updated_at"])
+        case.save(update_fields=["level", "escalated_to", "escalation_policy", "escalations_count", "last_seq",
+                                 "last_hash", "updated_at"])
         notifications_for_event(case=case, event=case.events.get(seq=case.last_seq))  # the new level's dispatchers
         clock.escalated_for_breach = True
         _finish(clock, calendar, now, on_time=False)
@@ -344,7 +363,7 @@ def _claim_turning(claim, now: datetime) -> list[_Due]:
 def _cases_escalated_save(cases: list[Case], now: datetime) -> None:
     """Write what ``case_level_up`` changed on each case (level, counters, event chain head) and ``updated_at``: one
     UPDATE from arrays on PostgreSQL, ``bulk_update`` elsewhere."""
-    fields = ["level", "escalations_count", "last_seq", "last_hash"]
+    fields = ["level", "escalated_to", "escalation_policy", "escalations_count", "last_seq", "last_hash"]
     if connection.vendor != "postgresql":
         for case in cases:
             case.updated_at = now
@@ -355,7 +374,7 @@ def _cases_escalated_save(cases: list[Case], now: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f'UPDATE "{Case._meta.db_table}" AS c SET {sets}, "{column["updated_at"]}" = %s '
-            f"FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::integer[], %s::text[]) "
+            f"FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::integer[], %s::integer[], %s::text[]) "
             f"AS v(id, {', '.join(fields)}) WHERE c.\"{column['id']}\" = v.id",
             [now, *([getattr(case, name) for case in cases] for name in ["pk", *fields])])
 
@@ -395,7 +414,7 @@ def _advance_batch(clocks: list[_Due], calendar, now: datetime, result: SweepRes
     if breaches:
         locked = {case.pk: case for case in _locking(
             Case.objects.filter(pk_in({clock.case_id for clock in breaches}))
-            .select_related("category", "department").order_by("id"))}
+            .select_related("category", "department").order_by("id"), no_key=True)}
         escalated: list[tuple[_Due, Case]] = []
         for clock in breaches:
             case = locked.pop(clock.case_id, None)  # pop: one escalation per case and pass
@@ -403,15 +422,14 @@ def _advance_batch(clocks: list[_Due], calendar, now: datetime, result: SweepRes
                 skip.add(clock.pk)
             elif case.state not in OPEN_STATES:  # not expected (transitions finish clocks); close it quietly
                 _finish(StageClock.objects.get(pk=clock.pk), calendar, now)
-            elif case.level not in NEXT_LEVEL:  # the case went up to the city meanwhile: the light says it all
-                StageClock.objects.filter(pk=clock.pk).update(level=case.level)
+            elif case.top_level not in NEXT_LEVEL:  # the case went up to the city meanwhile: the light says it all
+                StageClock.objects.filter(pk=clock.pk).update(level=case.top_level)
             else:
-                from_level = case.level
                 reason = _breach_reason(clock)
-                case_level_up(case, reason=reason, now=now, actor=Actor.system("sweep"))
+                event = case_level_up(case, reason=reason, now=now, actor=Actor.system("sweep"))
                 escalated.append((clock, case))
-                notices.append(Notice(case=case, kind="escalate", level=case.level, seq=case.last_seq, payload={
-                    "reason": reason, "from_level": from_level, "to_level": case.level}))
+                notices.append(Notice(case=case, kind="escalate", level=case.top_level, seq=case.last_seq,
+                                      payload=event.payload))
         if escalated:
             _cases_escalated_save([case for _clock, case in escalated], now)
             StageClock.objects.filter(pk_in(clock.pk for clock, _case in escalated)).update(
@@ -424,13 +442,40 @@ def _advance_batch(clocks: list[_Due], calendar, now: datetime, result: SweepRes
 
 
 def _merge(total: SweepResult, part: SweepResult) -> None:
-    for name in ("warned", "overdue", "escalated", "resumed"):
+    for name in ("warned", "overdue", "escalated", "resumed", "closed"):
         setattr(total, name, getattr(total, name) + getattr(part, name))
 
 
+def _close_unasked(now: datetime, limit: int) -> int:
+    """Close (结案, by the system) the verified cases with no citizen to ask for feedback — filed by staff, e.g. a
+    grid worker's patrol report — whose feedback window (``GRIDLOOP_FEEDBACK_WINDOW_HOURS``) has passed and which the
+    command center has not closed itself. Returns how many were closed."""
+    from django.conf import settings
+
+    from config.errors import Conflict
+    from events.actors import Actor
+    from events.services import case_act
+
+    window = timedelta(hours=settings.GRIDLOOP_FEEDBACK_WINDOW_HOURS)
+    due = Case.objects.filter(state=CaseState.VERIFIED, citizen_key="", verified_at__lte=now - window)
+    closed = 0
+    for number in due.order_by("verified_at").values_list("number", flat=True)[:limit]:
+        try:
+            case_act(case=number, action="close", actor=Actor.system("sweep"),
+                     inputs={"note": "no citizen to ask: closed after the feedback window"})
+        except Conflict:  # closed by the command center meanwhile
+            continue
+        except Exception:
+            log.exception("sweep: closing case %s failed", number)
+            continue
+        closed += 1
+    return closed
+
+
 def sweep(now: datetime | None = None, limit: int | None = None, batch_size: int | None = None) -> SweepResult:
-    """Advance due clocks (lights at 80 % / 100 %, one-level escalation per breach) and resume suspended cases whose
-    date has come. Safe to run concurrently and to re-run after a crash.
+    """Advance due clocks (lights at 80 % / 100 %, one-level escalation per breach), resume suspended cases whose
+    date has come and close verified cases with no citizen to ask once their feedback window has passed. Safe to run
+    concurrently and to re-run after a crash.
 
     Up to ``limit`` due clocks per pass (``GRIDLOOP_SWEEP_MAX_ROWS``), in transactions of ``batch_size`` clocks
     (``GRIDLOOP_SWEEP_BATCH_SIZE``), each handled set-based (``_advance_batch``); a batch that fails is rolled back
@@ -451,6 +496,7 @@ def sweep(now: datetime | None = None, limit: int | None = None, batch_size: int
     result = SweepResult()
     skip: set[int] = set()  # clocks this pass leaves to the next one (case locked, or failed)
     people = People()  # who to notify, looked up once per pass
+    result.closed = _close_unasked(now, limit)  # first: a feedback clock running out at the same moment is moot
     claimed = 0
     while claimed < limit:
         with transaction.atomic():

@@ -6,7 +6,9 @@ A case belongs to a center when it sits at the center's level and inside its are
     new                state reported (waiting to be accepted)
     awaiting_dispatch  state accepted, never returned
     returned           state accepted after a department returned it
-    escalated_to_us    open and escalated at least once (district and city centers only; a street center has none)
+    escalated_to_us    open and escalated at least once (district and city centers only; a street center has none):
+                       owned here since, or watched from here while a lower center stays responsible (an escalation
+                       under the "supervise" policy: ``Case.escalated_to``)
     overdue            open with a running stage clock whose light is red
 
 Every bucket costs one COUNT and one LIMIT query; the regions of all rows shown come in three queries in all.
@@ -53,7 +55,7 @@ def _bucket_q(name: str, level: str) -> Q | None:
     if name == "escalated_to_us":
         if level == CommandLevel.STREET:
             return None
-        return Q(state__in=OPEN_STATES, escalations_count__gt=0)
+        return Q(state__in=OPEN_STATES, escalations_count__gt=0)  # (with the watched ones: bucket_cases)
     if name == "overdue":
         if not clocks_available():
             return None
@@ -79,6 +81,9 @@ def bucket_cases(*, user, center: Region, bucket: str) -> QuerySet[Case]:
     """All the cases of one bucket, newest first (empty for a bucket that does not apply)."""
     q = _bucket_q(bucket, center.level)
     cases = center_cases(user=user, center=center)
+    if q is not None and bucket == "escalated_to_us":  # owned here, or watched from here
+        watched = Case.objects.filter(escalated_to=center.level, region_code__startswith=center.subtree_prefix)
+        cases = cases | watched.filter(cases_visible_q(user))
     return cases.none() if q is None else cases.filter(q)
 
 

@@ -106,6 +106,64 @@ def case_clocks(case_id: int) -> list[StageClock]:
     return _clocks_of_case(case_id)
 
 
+# --- The field app (issue 17): a grid worker's tasks and counts ------------------------------------------------------
+FIELD_TASKS_LIMIT = 200
+
+
+def grid_worker_tasks(user) -> list:
+    """The on-site checks waiting for this grid worker in their unit grids, most urgent first: 核实 (a report whose
+    on-site check was requested) and 核查 (a handled case to check). Each case comes with its open clock
+    (``case.open_clock``, the stage's due time and light) and its photos (``case.attachments``)."""
+    from django.db.models import Prefetch, Q
+
+    from events.models import Attachment, Case, CaseState, FieldCheck
+    from grids.models import Role
+    from grids.selectors import roles_of
+
+    grids = [a.region_id for a in roles_of(user) if a.role == Role.GRID_WORKER and a.region_id]
+    if not grids:
+        return []
+    cases = list(
+        Case.objects.filter(grid_id__in=grids)
+        .filter(Q(state=CaseState.HANDLED) | Q(state=CaseState.REPORTED, field_check_status=FieldCheck.REQUESTED))
+        .select_related("category", "department")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .order_by("created_at")[:FIELD_TASKS_LIMIT])
+    open_clocks = {clock.case_id: clock for clock in StageClock.objects.filter(
+        case_id__in=[c.pk for c in cases], finished_at__isnull=True).order_by("started_at")}
+    for case in cases:
+        case.open_clock = open_clocks.get(case.pk)
+    far = timezone.now() + timedelta(days=3650)
+    return sorted(cases, key=lambda c: (c.open_clock.deadline if c.open_clock else far, c.created_at))
+
+
+def grid_worker_counts(user, *, now=None) -> dict:
+    """Today's and this month's figures of a grid worker (Asia/Shanghai days): reports filed, on-site checks made
+    (核实 and 核查) and, of the 核查, how many were made before the check's deadline."""
+    from datetime import datetime
+
+    from events.models import Case, CaseEvent
+
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = today.replace(day=1)
+    figures = {}
+    for name, start in (("today", today), ("month", month)):
+        reports = Case.objects.filter(reporter=user, created_at__gte=start).count()
+        checks = list(CaseEvent.objects.filter(actor=user, kind__in=("verify", "field_check"), occurred_at__gte=start)
+                      .values_list("case_id", "kind", "occurred_at"))
+        verified = {case_id: at for case_id, kind, at in checks if kind == "verify"}
+        on_time = 0
+        if verified:
+            for clock in StageClock.objects.filter(case_id__in=list(verified), stage="verify", on_time=True):
+                at: datetime = verified[clock.case_id]
+                if clock.finished_at is not None and abs((clock.finished_at - at).total_seconds()) < 1:
+                    on_time += 1
+        figures[name] = {"reports": reports, "checks": len(checks), "verify_checks": len(verified),
+                         "on_time": on_time}
+    return figures
+
 def running_clocks(case_ids) -> dict[int, StageClock]:
     """The running (unfinished) stage clock of each case, by case id, in one query (the newest when a case has more
     than one)."""

@@ -114,5 +114,6 @@ def limit_for(*, stage: str, category=None, urgency: str = "", level: str = "") 
 
 
 def case_limit(case, stage: str) -> Limit:
-    """The limit for ``stage`` of this case at its current command level."""
-    return limit_for(stage=stage, category=case.category, urgency=case.urgency, level=case.level)
+    """The limit for ``stage`` of this case at its current command level (the supervising one, if any:
+    ``Case.top_level``)."""
+    return limit_for(stage=stage, category=case.category, urgency=case.urgency, level=case.top_level)

@@ -74,7 +74,7 @@ def supervision_reply(*, order_id: int, user, text: str) -> SupervisionOrder:
         order = SupervisionOrder.objects.filter(pk=order_id).first()
         if order is None:
             raise NotFound(_("no supervision order %(id)s") % {"id": order_id})
-        case = Case.objects.select_for_update(of=("self",)).get(pk=order.case_id)
+        case = Case.objects.select_for_update(of=("self",), no_key=True).get(pk=order.case_id)
         order = SupervisionOrder.objects.select_related("issued_by").get(pk=order_id)
         if not _may_reply(user, order):  # out of scope is "not found", as everywhere else (it may not even exist)
             raise NotFound(_("no supervision order %(id)s") % {"id": order_id})

@@ -13,11 +13,13 @@ from .models import ActorKind, Case
 
 
 def _dispatcher_here(user, case: Case) -> bool:
-    """A dispatcher of the command center that owns the case at its current level."""
-    command = case.command_code
+    """A dispatcher of the command center that owns the case at its current level, or of the upper center that an
+    escalation under the "supervise" policy put above it (``Case.escalated_to``): both may act as its dispatcher."""
+    centers = {(case.level, case.command_code)}
+    if case.escalated_to:
+        centers.add((case.escalated_to, case.center_code(case.escalated_to)))
     return any(
-        a.role == Role.DISPATCHER and a.region is not None and a.region.level == case.level
-        and a.region.code == command
+        a.role == Role.DISPATCHER and a.region is not None and (a.region.level, a.region.code) in centers
         for a in roles_of(user)
     )
 
@@ -42,8 +44,8 @@ def capacities(actor: Actor, case: Case) -> list[str]:
         found.append("supervisor")
     if covers(user, case.region_code, roles=(Role.OPERATOR,)):
         found.append("operator")
-    if case.reporter_id and case.reporter_id == user.pk:
-        found.append("reporter")
+    # A staff member who filed the case (a grid worker's patrol report) is not its "reporter": 回访 asks citizens,
+    # staff do not rate their own reports; the command center closes those (结案), or the system does.
     return found
 
 

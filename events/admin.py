@@ -25,8 +25,8 @@ from .open311.services import open311_key_secret, open311_key_set_active
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ["code", "kind", "major_name", "minor_name", "default_urgency", "handling_limit", "limit_unit",
-                    "department_type", "active"]
-    list_filter = ["kind", "active", "default_urgency", "limit_unit", "department_type"]
+                    "department_type", "active", "manual_accept"]
+    list_filter = ["kind", "active", "manual_accept", "default_urgency", "limit_unit", "department_type"]
     search_fields = ["code", "major_name", "minor_name"]
     readonly_fields = ["code", "kind", "major_code", "minor_code"]
 

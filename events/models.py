@@ -46,6 +46,12 @@ class Category(models.Model):
     limit_unit = models.CharField(_("limit unit"), max_length=12, choices=LimitUnit.choices)
     department_type = models.CharField(_("responsible department type"), max_length=20, choices=DepartmentType.choices)
     active = models.BooleanField(_("active"), default=True)
+    # 立案 by hand: grid workers' reports of this category wait for a dispatcher (受理员) to accept them, instead of
+    # being accepted on filing (GRIDLOOP_AUTO_ACCEPT_PATROL), e.g. 违法建设, always checked before a case is opened.
+    manual_accept = models.BooleanField(
+        _("accepted by hand"), default=False,
+        help_text=_("Grid workers' reports of this category wait for a dispatcher to accept them (立案) instead of "
+                    "being accepted on filing."))
     # Duplicate detection (events/duplicates.py): open cases of this category (or its class) this close to a new
     # report and opened this recently are offered as the case it repeats.
     duplicate_radius_m = models.PositiveIntegerField(_("duplicate radius (m)"), default=100,
@@ -118,6 +124,13 @@ class CommandLevel(models.TextChoices):
     CITY = "city", _("city")
 
 
+class EscalationPolicy(models.TextChoices):
+    """What an escalation (上报) to a command level does (``GRIDLOOP_ESCALATION_POLICY``, per receiving level)."""
+
+    TAKE_OVER = "take_over", _("take over (the upper center owns the case)")
+    SUPERVISE = "supervise", _("supervise (the lower center stays responsible)")
+
+
 class FieldCheck(models.TextChoices):
     """核实: a grid worker confirms on site that a citizen's report is real, before 立案."""
 
@@ -152,6 +165,12 @@ class Case(models.Model):
     region_code = models.CharField(_("region code"), max_length=15, db_index=True)
     level = models.CharField(_("command level"), max_length=10, choices=CommandLevel.choices,
                              default=CommandLevel.STREET)
+    # An escalation under the "supervise" policy: the upper center at this level watches and coordinates (it may act
+    # as the case's dispatcher too) while ``level`` keeps owning the case. Empty when nobody above the owner watches.
+    escalated_to = models.CharField(_("escalated to (supervising level)"), max_length=10,
+                                    choices=CommandLevel.choices, blank=True)
+    escalation_policy = models.CharField(_("escalation policy"), max_length=10, choices=EscalationPolicy.choices,
+                                         blank=True, help_text=_("The policy of the case's last escalation."))
     department = models.ForeignKey("grids.Department", verbose_name=_("department in charge"), null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="cases", db_index=False)
     merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True, blank=True,
@@ -219,11 +238,21 @@ class Case(models.Model):
     @property
     def command_code(self) -> str:
         """Code of the command center that owns the case at its current level."""
-        if self.level == CommandLevel.STREET:
+        return self.center_code(self.level)
+
+    def center_code(self, level: str) -> str:
+        """Code of the command center at ``level`` whose area holds the case."""
+        if level == CommandLevel.STREET:
             return self.region_code[:9]
-        if self.level == CommandLevel.DISTRICT:
+        if level == CommandLevel.DISTRICT:
             return self.region_code[:6]
         return self.region_code[:4] + "00"
+
+    @property
+    def top_level(self) -> str:
+        """The highest command level on the case: the supervising one (``escalated_to``), else the owner's. Clocks
+        run at this level's limits and the next escalation goes one above it."""
+        return self.escalated_to or self.level
 
     # --- Transitions (django-fsm). Only the state changes here; who may act, the inputs, the counters, the event log
     # and the side effects are in events/services.py (``case_act``), the action table in events/workflow.py.
@@ -572,6 +601,25 @@ class WeChatAccessToken(models.Model):
 
     def __str__(self):
         return f"{self.app_id} (until {self.expires_at:%Y-%m-%d %H:%M})"
+
+
+class CitizenLink(models.Model):
+    """A citizen's private link to follow a case they reported on the citizen page (/c/). Only the SHA-256 of the
+    link's random token is kept (unique), so the database cannot hand out links; the token is shown once to the
+    reporter (and sent by SMS when the SMS channel is configured)."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="citizen_links")
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    phone = models.CharField(_("citizen phone"), max_length=20, blank=True)
+    phone_confirmed = models.BooleanField(_("phone confirmed by SMS code"), default=False)
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("citizen follow link")
+        verbose_name_plural = _("citizen follow links")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.token_hash[:8]}…"
 
 
 # --- IoT sensors: defined in events/sensors/models.py, imported here so they belong to this app ----------------------

@@ -52,7 +52,7 @@ class CategorySerializer(serializers.ModelSerializer):
         fields = [
             "code", "kind", "kind_label", "major_code", "major_name", "minor_code", "minor_name",
             "default_urgency", "default_urgency_label", "handling_limit", "limit_unit", "limit_unit_label",
-            "department_type", "department_type_label", "active",
+            "department_type", "department_type_label", "active", "manual_accept",
         ]
         read_only_fields = fields
 
@@ -147,6 +147,13 @@ class CaseActionSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=15,
         help_text=_("accept an unstructured report without lat/lng: the street, community or unit grid."))
     address = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    expected_seq = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text=_("The case's last event (seq) the action was made on: 409 if the case moved on since."))
+    fix_lat = serializers.FloatField(required=False, help_text=_("verify, field_check: your GPS latitude on site."))
+    fix_lng = serializers.FloatField(required=False, help_text=_("verify, field_check: your GPS longitude on site."))
+    fix_accuracy = serializers.FloatField(required=False, min_value=0,
+                                          help_text=_("verify, field_check: the GPS fix's accuracy in metres."))
 
 
 class FlexibleDateTimeField(serializers.Field):
@@ -346,6 +353,11 @@ class CaseDetailSerializer(CaseListSerializer):
     outside_reporter_grids = serializers.BooleanField()
     merged_into = serializers.CharField(source="merged_into.number", allow_null=True)
     verified_at = serializers.DateTimeField(allow_null=True)
+    escalated_to = serializers.CharField(help_text=_(
+        "The upper command level watching the case after an escalation under the supervise policy, while the owner "
+        "(level) stays responsible; empty when none."))
+    escalation_policy = serializers.CharField(help_text=_(
+        "take_over or supervise: the policy of the case's last escalation; empty when never escalated."))
     reporter = serializers.SerializerMethodField()
     photos = CasePhotoSerializer(source="attachments", many=True)
     timeline = CaseEventSerializer(source="events", many=True)

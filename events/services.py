@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,6 +43,7 @@ from .models import (
     CloseReason,
     CommandLevel,
     ContactView,
+    EscalationPolicy,
     FieldCheck,
     InboundReport,
     LimitUnit,
@@ -327,13 +328,35 @@ _report_by_idempotency_key = CompiledQuery(
     lambda scope, key: InboundReport.objects.filter(idempotency_scope=scope, idempotency_key=key).order_by("id")[:1],
     str, str)
 _case_to_join = CompiledQuery(
-    lambda pk: Case.objects.select_for_update(of=("self",)).select_related("category").filter(pk=pk), int)
+    lambda pk: Case.objects.select_for_update(of=("self",), no_key=True).select_related("category").filter(pk=pk),
+    int)
+
+
+def _idempotency_scope(actor: Actor, data: ReportInput) -> str:
+    return f"user:{actor.user.pk}" if actor.user is not None else f"{data.channel}:{actor.ref}"
 
 
 def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
     """File a report and open a case for it (受理). Returns (case, created); a repeat of the same idempotency key
-    by the same reporter returns the first case and creates nothing."""
-    scope = f"user:{actor.user.pk}" if actor.user is not None else f"{data.channel}:{actor.ref}"
+    by the same reporter returns the first case and creates nothing.
+
+    Attempts with one key at the same moment: the report's unique key (scope, key) makes every attempt but the first
+    wait for it at the report's insert and then fail; those answer the first attempt's case (created false) — so
+    concurrent retries get 201 once and 200 with the same case, never an error. (Called inside the caller's own
+    transaction, the failed insert has spoilt that transaction: the IntegrityError goes to the caller.)"""
+    try:
+        return _case_file(actor=actor, data=data)
+    except IntegrityError:
+        if not data.idempotency_key or connection.in_atomic_block:
+            raise
+        existing = _report_by_idempotency_key(_idempotency_scope(actor, data), data.idempotency_key)
+        if not existing:  # some other unique key
+            raise
+        return existing[0].case, False
+
+
+def _case_file(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
+    scope = _idempotency_scope(actor, data)
     if data.idempotency_key:
         if len(data.idempotency_key) > 100:
             raise InvalidInput(_("Idempotency-Key may be at most %(n)s characters") % {"n": 100}, field="idempotency_key")
@@ -387,7 +410,8 @@ def case_report(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             return joined, False
     number = case_number_next(now)
     files = bool(photos or before or after)
-    auto_accept = data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL
+    auto_accept = (data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL
+                   and not data.category.manual_accept)  # (a patrol report has a category)
     # Without photos or an action to follow, the case and its first rows go in as one statement on PostgreSQL
     # (config.rows.rows_insert), atomic on its own: then no transaction is opened around it.
     together = not files and not auto_accept
@@ -478,8 +502,15 @@ def _state_problem(action: Action, case: Case, now: datetime) -> str | None:
             return _("only a resolved case with dissatisfied feedback (rating 1–3) can be reopened")
         if case.closed_at and now > case.closed_at + timedelta(days=settings.GRIDLOOP_REOPEN_WINDOW_DAYS):
             return _("the reopen window of %(n)s days after closure has passed") % {"n": settings.GRIDLOOP_REOPEN_WINDOW_DAYS}
-    if name == "escalate" and case.level == CommandLevel.CITY:
+    if name == "escalate" and case.top_level == CommandLevel.CITY:
         return _("the case is already at the city command center")
+    return None
+
+
+def _capacity_problem(action: Action, case: Case, mine) -> str | None:
+    """Why the actor, acting in the capacities ``mine``, may not take this action on the case now, or None."""
+    if action.name == "urge" and case.department_id is None and "supervisor" not in mine:
+        return "no department is in charge of this case to urge; dispatch it"  # (a dispatcher would urge itself)
     return None
 
 
@@ -490,6 +521,7 @@ def allowed_actions(case: Case, actor: Actor, now: datetime | None = None) -> li
     return [
         action.name for action in ACTIONS.values()
         if case.state in action.sources and mine.intersection(action.by) and _state_problem(action, case, now) is None
+        and _capacity_problem(action, case, mine) is None
     ]
 
 
@@ -593,14 +625,15 @@ def _department(case: Case, code) -> Department:
 
 def _lock_pair(first_number: str, second_number: str) -> dict[str, Case]:
     """Lock two cases in a fixed order (by id) so concurrent merges cannot deadlock."""
-    rows = Case.objects.select_for_update(of=("self",)).filter(number__in=[first_number, second_number]).order_by("id")
+    rows = (Case.objects.select_for_update(of=("self",), no_key=True)
+            .filter(number__in=[first_number, second_number]).order_by("id"))
     return {row.number: row for row in rows}
 
 
 # The case an action locks. Category, department, reporter and regions come along (not locked): the clocks need the
 # category's limits, and the caller usually shows the case after the action. Compiled once: it is on every transition.
 _case_for_action = CompiledQuery(
-    lambda number: (Case.objects.select_for_update(of=("self",))
+    lambda number: (Case.objects.select_for_update(of=("self",), no_key=True)
                     .select_related("category", "department", "reporter", "grid", "street", "district")
                     .defer(*(f"{name}__{field}" for name in ("grid", "street", "district")
                              for field in ("boundary", "parent", "updated_at")))
@@ -639,10 +672,11 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
                                             actor_id=actor.user.pk if actor.user else None,
                                             payload__idempotency_key=key).exists():
             return case  # a retry of an action already taken (checked under the row lock): nothing more happens
+        _version_check(case, actor, inputs)
         if case.state not in spec.sources:
             raise _conflict(case, actor, _("cannot %(action)s a case that is %(state)s")
                              % {"action": spec.name, "state": case.get_state_display()})
-        problem = _state_problem(spec, case, now)
+        problem = _state_problem(spec, case, now) or _capacity_problem(spec, case, mine)
         if problem:
             raise _conflict(case, actor, _("cannot %(action)s: %(problem)s") % {"action": spec.name, "problem": problem})
         _required(spec, inputs)
@@ -655,7 +689,7 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
                              to_state=case.state, payload=payload, now=now)
         if payload.get("goes_up_to"):
             case_level_up(case, reason=_("returned %(n)s times: re-dispatch from the upper command center")
-                      % {"n": case.returns_count}, now=now)
+                      % {"n": case.returns_count}, now=now, policy=EscalationPolicy.TAKE_OVER)
         clocks = clocks_on_transition(case=case, action=spec.name, from_state=from_state, now=now)  # after a level-up
         row_update(case)
         with_related(case, clocks=clocks)  # as they are now: the detail shown after the action reads them no more
@@ -676,15 +710,35 @@ def _notify(case: Case, *, since_seq: int, last: CaseEvent) -> None:
         notifications_for_event(case=case, event=event)
 
 
-def case_level_up(case: Case, *, reason: str, now: datetime, actor: Actor | None = None) -> None:
-    """Move the case to the next command level (street → district → city) as a system escalation event.
-    The caller holds the case row lock and saves the case after."""
-    from_level = case.level
-    case.level = NEXT_LEVEL[case.level]
+LEVEL_RANK = {CommandLevel.STREET: 0, CommandLevel.DISTRICT: 1, CommandLevel.CITY: 2}
+
+
+def _escalate(case: Case, policy: str = "") -> dict:
+    """Escalate the case one level (上报) by the policy of the level it goes to (``GRIDLOOP_ESCALATION_POLICY``)
+    unless ``policy`` is given: take_over moves the owner up (``level``); supervise leaves the owner responsible and
+    puts the upper center above it (``escalated_to``). From the highest level on the case (``Case.top_level``) — except
+    a take-over asked for (the returns rule: re-dispatch by the owner's next level). Returns the event payload part."""
+    from_level = case.level if policy else case.top_level
+    to_level = NEXT_LEVEL[from_level]
+    policy = policy or settings.GRIDLOOP_ESCALATION_POLICY.get(to_level, EscalationPolicy.TAKE_OVER)
+    if policy == EscalationPolicy.TAKE_OVER:
+        case.level = to_level
+        if case.escalated_to and LEVEL_RANK[case.escalated_to] <= LEVEL_RANK[to_level]:
+            case.escalated_to = ""  # the supervising center now owns it
+    else:
+        case.escalated_to = to_level
+    case.escalation_policy = policy
     case.escalations_count += 1
-    event_append(case=case, kind="escalate", actor=actor or Actor.system("rule:returns"), role="system",
-                 from_state=case.state, to_state=case.state,
-                 payload={"reason": reason, "from_level": from_level, "to_level": case.level}, now=now)
+    return {"from_level": from_level, "to_level": to_level, "policy": policy}
+
+
+def case_level_up(case: Case, *, reason: str, now: datetime, actor: Actor | None = None,
+                  policy: str = "") -> CaseEvent:
+    """Escalate the case one level (street → district → city; ``_escalate``) as a system escalation event, which
+    it returns. The caller holds the case row lock and saves the case after."""
+    payload = {"reason": reason, **_escalate(case, policy)}
+    return event_append(case=case, kind="escalate", actor=actor or Actor.system("rule:returns"), role="system",
+                        from_state=case.state, to_state=case.state, payload=payload, now=now)
 
 
 _category_by_code = CompiledQuery(lambda code: Category.objects.filter(code=code), str)
@@ -750,6 +804,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
             raise InvalidInput(_("result must be confirmed or not_found"), field="result")
         case.field_check_status = result
         payload["result"] = result
+        _fix_into(payload, case, inputs)
         minimum = 1 if result == FieldCheck.CONFIRMED else 0
         _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=minimum), AttachmentKind.CHECK,
                      actor, now)
@@ -795,6 +850,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         case.extension_pending = False  # a request still waiting lapses with the handling (as on return)
         _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=1), AttachmentKind.AFTER, actor, now)
     elif name == "verify":
+        _fix_into(payload, case, inputs)
         _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=1), AttachmentKind.CHECK, actor, now)
         case.verified_at = now
     elif name == "rework":
@@ -823,10 +879,7 @@ def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, 
         case.rating, case.rating_comment = None, ""
         case.reopen_review = False
     elif name == "escalate":
-        payload["from_level"] = case.level
-        case.level = NEXT_LEVEL[case.level]
-        case.escalations_count += 1
-        payload["to_level"] = case.level
+        payload.update(_escalate(case))
     elif name in ("urge", "supervise"):
         if actor.user is None:
             raise InvalidInput(_("urge and supervision orders are issued by a supervisor"), field="actor")
@@ -875,7 +928,7 @@ class Signal:
 
 
 _cases_for_update = CompiledQuery(
-    lambda ids: Case.objects.select_for_update(of=("self",)).filter(pk__any=ids).order_by("id"), list)
+    lambda ids: Case.objects.select_for_update(of=("self",), no_key=True).filter(pk__any=ids).order_by("id"), list)
 
 
 CHAIN_HEAD = ("id", "number", "state", "level", "last_seq", "last_hash")  # what appending an event needs
@@ -892,7 +945,7 @@ def cases_lock(ids, *, only: tuple[str, ...] | None = None) -> dict[int, Case]:
         query = _cases_for_update_only.get(only)
         if query is None:
             query = _cases_for_update_only[only] = CompiledQuery(
-                lambda ids: Case.objects.select_for_update(of=("self",)).filter(pk__any=ids).order_by("id")
+                lambda ids: Case.objects.select_for_update(of=("self",), no_key=True).filter(pk__any=ids).order_by("id")
                 .only(*only), list)
     return {case.pk: case for case in query(sorted(ids))}
 
@@ -948,6 +1001,57 @@ def case_contact_view(*, case: Case, user) -> dict:
     report = case.reports.order_by("id").first()
     return {"name": report.citizen_name, "phone": report.citizen_phone, "email": report.citizen_email}
 
+
+# --- Offline clients: the version an action was made on, and the on-site position fix -----------------------------------
+def _version_check(case: Case, actor: Actor, inputs: dict) -> None:
+    """An action prepared offline names the case's last event it was made on (``expected_seq``); if the case moved
+    on since (someone else acted, it was re-dispatched or cancelled), the action is refused with a 409 that lists what
+    happened meanwhile, instead of being applied to a case the actor has not seen. The caller holds the row lock."""
+    expected = inputs.get("expected_seq")
+    if expected in (None, ""):
+        return
+    try:
+        expected = int(expected)
+    except (TypeError, ValueError):
+        raise InvalidInput(_("expected_seq must be the number of the case's last event you saw"),
+                           field="expected_seq") from None
+    if expected == case.last_seq:
+        return
+    if expected < 1 or expected > case.last_seq:
+        raise InvalidInput(_("case %(number)s has no event %(seq)s; its last event is %(last)s")
+                           % {"number": case.number, "seq": expected, "last": case.last_seq}, field="expected_seq")
+    since = [{"seq": e.seq, "kind": e.kind, "from_state": e.from_state, "to_state": e.to_state,
+              "occurred_at": e.occurred_at.isoformat()}
+             for e in CaseEvent.objects.filter(case=case, seq__gt=expected).order_by("seq")[:20]]
+    allowed = allowed_actions(case, actor)
+    raise Conflict(
+        _("case %(number)s changed after you saw it (event %(seq)s, now %(last)s): it is %(state)s now; look at it "
+          "again before acting") % {"number": case.number, "seq": expected, "last": case.last_seq,
+                                    "state": case.get_state_display()},
+        extra={"allowed_actions": allowed, "state": case.state, "last_seq": case.last_seq, "moved_on": since})
+
+
+def _fix_into(payload: dict, case: Case, inputs: dict) -> None:
+    """Record the actor's on-site position fix (``fix_lat``/``fix_lng``, ``fix_accuracy`` in metres, from the phone's
+    GPS) in the event, with its distance from the case's point: a check made far from the case can be seen."""
+    lat, lng, accuracy = inputs.get("fix_lat"), inputs.get("fix_lng"), inputs.get("fix_accuracy")
+    if lat in (None, "") and lng in (None, ""):
+        return
+    try:
+        lat, lng = float(lat), float(lng)
+        accuracy = None if accuracy in (None, "") else float(accuracy)
+    except (TypeError, ValueError):
+        raise InvalidInput(_("fix_lat, fix_lng and fix_accuracy must be numbers"), field="fix_lat") from None
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise InvalidInput(_("fix_lat must be between -90 and 90 and fix_lng between -180 and 180"), field="fix_lat")
+    if accuracy is not None and not (0 <= accuracy <= 100_000):
+        raise InvalidInput(_("fix_accuracy is the fix's accuracy in metres (0 to 100,000)"), field="fix_accuracy")
+    fix = {"lat": round(lat, 7), "lng": round(lng, 7), "accuracy_m": None if accuracy is None else round(accuracy, 1)}
+    if case.lat is not None and case.lng is not None:
+        from .duplicates import distance_m
+
+        fix["distance_m"] = round(distance_m(lat, lng, case.lat, case.lng), 1)
+    payload["fix"] = fix
 
 # --- A caller joins an open case (instead of a duplicate), and progress inquiries answered by the hotline ------------
 _case_for_report_add = CompiledQuery(

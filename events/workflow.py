@@ -9,7 +9,7 @@ Who ("by"):
     grid_worker — the grid worker of the case's unit grid
     supervisor  — a supervisor whose region covers the case
     operator    — a hotline operator whose region covers the case (on a citizen's behalf)
-    reporter    — the citizen (or staff member) who reported the case
+    reporter    — the citizen who reported the case (staff who filed a case do not give its feedback)
     system      — Gridloop itself (rules, the sweep)
 """
 
@@ -56,11 +56,13 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     Action("rework", "rework", (S.HANDLED,), S.HANDLING, ("grid_worker", "dispatcher"), ("reason",)),  # 返工
     # feedback 回访/结案
     Action("feedback", "feedback", (S.VERIFIED,), S.CLOSED, ("reporter", "operator"), ("rating",)),  # 回访评价
-    Action("close", "close", (S.VERIFIED,), S.CLOSED, ("dispatcher",)),  # 结案
+    # system: the sweep closes a verified case with no citizen to ask once the feedback window has passed
+    Action("close", "close", (S.VERIFIED,), S.CLOSED, ("dispatcher", "system")),  # 结案
     Action("reopen", "reopen", (S.CLOSED,), S.HANDLING, ("supervisor",), ("reason",)),  # 重新办理
     # oversight, from any open state
     Action("escalate", "escalate", OPEN, None, ("dispatcher", "supervisor", "system"), ("reason",)),  # 上报
-    Action("urge", "urge", OPEN, None, ("supervisor",), ("note",)),  # 催办
+    # 催办: the command center's daily tool (the dispatchers of the owning center) and supervisors'; 督办: supervisors
+    Action("urge", "urge", OPEN, None, ("dispatcher", "supervisor"), ("note",)),  # 催办
     Action("supervise", "supervise", OPEN, None, ("supervisor",), ("note", "type", "reply_due")),  # 督办
     Action("cancel", "cancel", OPEN, S.CANCELLED, ("supervisor",), ("reason",)),  # 作废
 ]}

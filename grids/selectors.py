@@ -359,6 +359,11 @@ def region_geometry_problems(tolerance_m2: float = 1.0) -> tuple[list, list]:
     return _grid_overlaps(keys, geometries, tolerance_m2), _outside_parent(keys, geometries, tolerance_m2)
 
 
+def grids_patrolled_by(user: User) -> list[Region]:
+    """The unit grids a grid worker patrols (with their boundaries, for the field app's maps), by code."""
+    ids = [a.region_id for a in roles_of(user) if a.role == Role.GRID_WORKER and a.region_id]
+    return list(Region.objects.filter(pk__in=ids).only("code", "name", "boundary").order_by("code")) if ids else []
+
 # --- Place search (the hotline desk): districts, streets, communities and grids by name or code, in the user's area ----
 def regions_search(user: User, text: str, *, roles: tuple[str, ...] | None = None, limit: int = 10
                    ) -> list[Region]:

@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "gridloop.example.org",
     "DATABASE_URL": "postgres://gridloop@db.example.org:5432/gridloop",
     "CELERY_BROKER_URL": "redis://redis.example.org:6379/0",
+    "GRIDLOOP_ANCHOR_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",  # (an Ed25519 seed, for these tests only)
 }
 
 
@@ -30,12 +31,25 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_deploy_check_warns_of_an_anchor_key_generated_on_the_machine(tmp_path):
+    env = {**PRODUCTION_ENV, "GRIDLOOP_VAR_DIR": str(tmp_path)}
+    del env["GRIDLOOP_ANCHOR_KEY"]
+    result = _check(env, "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0 and "gridloop.W003" in result.stderr + result.stdout
+
+
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     env = {**PRODUCTION_ENV, "GRIDLOOP_VAR_DIR": str(tmp_path)}
     del env["SECRET_KEY"]
     result = _check(env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_a_bad_escalation_policy_is_refused_at_start_naming_the_item(tmp_path):
+    result = _check({"GRIDLOOP_VAR_DIR": str(tmp_path), "GRIDLOOP_ESCALATION_POLICY": "district:supervise,street:x"})
+    assert result.returncode != 0
+    assert "GRIDLOOP_ESCALATION_POLICY: 'street:x'" in result.stderr
 
 
 def test_production_refuses_to_start_without_a_database_url(tmp_path):

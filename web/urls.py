@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, console, dept, desk, geo, placeholders
+from .views import auth, citizen, console, dept, desk, field, geo, placeholders
 
 app_name = "web"
 
@@ -34,6 +34,19 @@ urlpatterns = [
     path("dept/case/<str:number>/<str:action>/", dept.act, name="dept_act"),
     path("dept/orders/<int:order_id>/reply/", dept.reply, name="dept_reply"),
     path("dept/photos/<int:pk>/", dept.photo, name="dept_photo"),
-    path("field/", placeholders.field, name="field"),
+    path("field/", field.field, name="field"),
+    path("field/data.json", field.data, name="field_data"),
+    path("field/photos/<int:pk>/", field.photo, name="field_photo"),
+    path("field/sw.js", field.service_worker, name="field_sw"),
+    path("field/manifest.webmanifest", field.manifest, name="field_manifest"),
     path("cockpit/", placeholders.cockpit, name="cockpit"),
+    path("c/", citizen.home, name="citizen_home"),
+    path("c/report/", citizen.report, name="citizen_report"),
+    path("c/code/", citizen.code, name="citizen_code"),
+    path("c/t/<str:token>/", citizen.follow, name="citizen_follow"),
+    path("c/case/<str:number>/", citizen.case, name="citizen_case"),
+    path("c/find/", citizen.find, name="citizen_find"),
+    path("c/mine/", citizen.mine, name="citizen_mine"),
+    path("c/elder/", citizen.elder, name="citizen_elder"),
+    path("c/photos/<int:pk>/", citizen.photo, name="citizen_photo"),
 ]

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -244,15 +244,8 @@ def open311_request_submit(*, api_key: str, form, files=None, idempotency_key: s
         **contact,
     )
     actor = Actor.citizen(citizen_key(phone=contact["citizen_phone"], email=contact["citizen_email"]))
-    try:
-        try:
-            case, created = case_report(actor=actor, data=data)
-        except IntegrityError:
-            if not data.idempotency_key:
-                raise
-            # A retry raced the first attempt and lost on the idempotency key's unique index (the first one
-            # committed in between): asking again answers the first attempt's case.
-            case, created = case_report(actor=actor, data=data)
+    try:  # (a retry racing the first attempt gets the first attempt's case from case_report)
+        case, created = case_report(actor=actor, data=data)
     except Unprocessable as exc:  # the spec knows only 400 for a request it cannot fulfil
         raise InvalidInput(exc.message, field=exc.field) from exc
     report = case.reports.filter(channel=Channel.OPEN311).order_by("id").only("id", "raw_payload").first()

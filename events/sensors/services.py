@@ -970,7 +970,7 @@ def _open_case(state: SensorRuleState) -> Case | None:
             break
         if case.state != CaseState.MERGED or case.merged_into_id is None:
             return None
-        case = Case.objects.select_for_update(of=("self",)).get(pk=case.merged_into_id)
+        case = Case.objects.select_for_update(of=("self",), no_key=True).get(pk=case.merged_into_id)
     if case is not None and case.state in OPEN_STATES:
         state.case = case
         return case

@@ -556,14 +556,9 @@ def _report_file(openid: str, draft: dict, *, trigger: str) -> Case:
 
 
 def _case_report_once(actor: Actor, data: ReportInput) -> Case:
-    """case_report, idempotent by ``data.idempotency_key``; a concurrent twin that lost the race on the report's
-    unique key finds the winner's case."""
-    try:
-        case, _created = case_report(actor=actor, data=data)
-    except IntegrityError:
-        if transaction.get_connection().in_atomic_block:
-            raise
-        case, _created = case_report(actor=actor, data=data)
+    """case_report, idempotent by ``data.idempotency_key`` (a concurrent twin that lost the race on the report's
+    unique key gets the winner's case from case_report)."""
+    case, _created = case_report(actor=actor, data=data)
     return case
 
 

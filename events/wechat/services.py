@@ -55,7 +55,7 @@ def wechat_photo_fetch(*, photo_id: int, now: datetime | None = None) -> str:
     except InvalidInput as exc:
         return _photo_failed(photo, exc.message, now, final=True)
     with transaction.atomic():
-        case = Case.objects.select_for_update(of=("self",)).get(pk=photo.case_id)
+        case = Case.objects.select_for_update(of=("self",), no_key=True).get(pk=photo.case_id)
         row = WeChatPhoto.objects.select_for_update().get(pk=photo.pk)
         if row.state != WeChatPhotoState.PENDING:
             return row.state  # another worker stored it meanwhile

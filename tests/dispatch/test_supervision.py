@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from config.errors import Conflict, InvalidInput, NotFound
+from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from dispatch.models import OutboxMessage, SupervisionOrder
 from dispatch.supervision import supervision_orders_visible, supervision_reply
 from events.integrity import chain_verify
@@ -95,3 +95,38 @@ def test_the_api_lists_open_orders_for_the_department_and_takes_the_reply(world)
     assert handler.get("/api/v1/supervision-orders/", {"open": "true"}).json()["count"] == 0
     assert client_for(world.handler).post("/api/v1/supervision-orders/999999/reply/", {"reply": "x"},
                                           format="json").status_code == 404
+
+
+def test_the_dispatchers_of_the_owning_center_urge_its_cases_and_only_supervisors_issue_orders(world):
+    """催办 is the command center's daily tool; 督办 stays with supervisors."""
+    from events.actors import Actor
+    from events.services import allowed_actions
+
+    case = handling_case(world)
+    assert "urge" in allowed_actions(case, Actor.staff(world.dispatcher))
+    assert "supervise" not in allowed_actions(case, Actor.staff(world.dispatcher))
+    case = act(case, "urge", world.dispatcher, note="请今天下班前处理")
+    order = SupervisionOrder.objects.get(case=case)
+    assert (order.kind, order.issued_by, order.department) == ("urge", world.dispatcher, world.dept)
+    assert case.events.get(kind="urge").actor_role == "dispatcher"
+    assert OutboxMessage.objects.filter(case=case, kind="urge", recipient_user=world.handler).exists()
+    for user, action, inputs in [(world.dispatcher_b, "urge", {"note": "催"}),  # another street's center
+                                 (world.district_dispatcher, "urge", {"note": "催"}),  # not the owning center
+                                 (world.dispatcher, "supervise", {"note": "督办", "type": "leader",
+                                                                  "reply_due": "2099-01-01T00:00:00+08:00"})]:
+        with pytest.raises(PermissionDenied):
+            act(case, action, user, **inputs)
+    assert SupervisionOrder.objects.count() == 1
+
+
+def test_a_dispatcher_cannot_urge_a_case_no_department_is_in_charge_of(world):
+    from events.actors import Actor
+    from events.services import allowed_actions
+
+    case = file_patrol(world)  # accepted, not dispatched
+    assert "urge" not in allowed_actions(case, Actor.staff(world.dispatcher))
+    with pytest.raises(Conflict) as refused:
+        act(case, "urge", world.dispatcher, note="催")
+    assert "no department is in charge" in str(refused.value)
+    assert SupervisionOrder.objects.count() == 0
+    act(case, "urge", world.supervisor, note="催")  # a supervisor's urge goes to the owning center's dispatchers

@@ -90,7 +90,7 @@ def test_an_overdue_street_case_goes_to_the_district_then_to_the_city(world):
     (event,) = sweep_escalations(case)
     assert event.actor_kind == "system" and event.level == "district"
     assert event.payload == {"reason": "超期：处置时限 2026-11-24 17:00 已过", "from_level": "street",
-                             "to_level": "district"}
+                             "to_level": "district", "policy": "take_over"}
     street, district = handle_clocks(case)
     assert (street.level, street.finished_at, street.escalated_for_breach) == ("street", local(17), True)
     assert (district.level, district.started_at, district.finished_at) == ("district", local(17), None)
@@ -165,6 +165,35 @@ def test_the_sweep_resumes_a_suspended_case_at_its_date_and_skips_paused_clocks(
     # paused Tue 14:00 → Thu 00:00: 3.5 + 7.5 working hours; the 3 hours left run Thu 08:30–12:00
     assert clock.paused_at is None and clock.paused_seconds == 11 * 3600
     assert clock.deadline == local(11, 30, day=26)
+
+
+@pytest.mark.django_db
+def test_the_sweep_closes_a_verified_staff_report_after_the_feedback_window_and_leaves_citizens_cases(world):
+    from events.models import CaseState
+    from tests.events.conftest import file_hotline, photo
+
+    patrol, hotline = handling_case(world), file_hotline(world)
+    with at(11, 40):
+        act(hotline, "accept", world.dispatcher, category="E0102")
+        act(hotline, "dispatch", world.dispatcher, department="s1-huanwei")
+        act(hotline, "sign", world.handler)
+    with at(12):
+        for case in (patrol, hotline):
+            act(case, "complete", world.handler, note="已清理", photos=[photo()])
+            act(case, "verify", world.worker, photos=[photo()])
+    with at(11, 59, day=27):  # the 72 h feedback window is still open
+        assert sweep().closed == 0
+    with at(12, day=27):
+        result = sweep()
+    assert result.closed == 1
+    patrol, hotline = Case.objects.get(pk=patrol.pk), Case.objects.get(pk=hotline.pk)
+    # closed before its feedback clock, running out at the same moment, could be escalated (the hotline's was)
+    assert (patrol.state, patrol.close_reason, patrol.level) == (CaseState.CLOSED, "resolved", "street")
+    assert not sweep_escalations(patrol) and len(sweep_escalations(hotline)) == 1
+    close = patrol.events.order_by("-seq").first()
+    assert (close.kind, close.actor_kind, close.actor_ref) == ("close", "system", "sweep")
+    assert hotline.state == CaseState.VERIFIED  # the caller is asked (回访); the operator records the rating
+    assert chain_verify(patrol) is None
 
 
 @pytest.mark.django_db
@@ -426,3 +455,87 @@ def test_each_claim_query_reads_its_partial_index(world):
             cursor.execute("EXPLAIN " + sql, params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert index in plan, plan
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_dispatches_as_their_clocks_fall_due_neither_deadlock_with_the_sweep_nor_escalate_twice(world, monkeypatch,
+                                                                                                 caplog):
+    """Issue 21: a sweep claims a batch of overdue dispatch clocks while dispatchers act on those cases (and on others
+    it is about to claim). Each action locks its case, then waits for the clock the sweep holds; the sweep, writing
+    its notices (whose foreign keys lock the case FOR KEY SHARE), must not wait for the action in turn. Zero
+    deadlocks, every action done, each breach of a case nobody acted on escalated exactly once."""
+    from datetime import timedelta
+
+    from django.db import connection as main
+
+    from grids.models import Role
+    from tests.factories import make_user
+
+    both = make_user("both", (Role.DISPATCHER, world.regions["990101001"]), (Role.DISPATCHER, world.regions["990101"]))
+    with at(10):
+        cases = [file_patrol(world) for _ in range(24)]
+    acted, untouched = cases[:20], cases[20:]
+    now = max(StageClock.objects.filter(stage="dispatch").values_list("deadline", flat=True)) + timedelta(minutes=1)
+
+    claimed, go = threading.Event(), threading.Event()
+    advance_batch = clocks_module._advance_batch
+
+    def held_after_the_first_claim(*args, **kwargs):  # the first batch is claimed: wait for the actions to queue
+        if not claimed.is_set():
+            claimed.set()
+            go.wait(30)
+        return advance_batch(*args, **kwargs)
+
+    monkeypatch.setattr(clocks_module, "_advance_batch", held_after_the_first_claim)
+    results = {}
+
+    def run(key, function):
+        try:
+            results[key] = function()
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            results[key] = exc
+        finally:
+            connection.close()
+
+    def dispatch(case):
+        return lambda: act(case, "dispatch", both, department="s1-huanwei")
+
+    def waiting_on_locks() -> int:
+        with main.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock'")
+            return cursor.fetchone()[0]
+
+    with time_machine.travel(now, tick=False):
+        sweeper = threading.Thread(target=run, args=("sweep", lambda: sweep(batch_size=8)))
+        sweeper.start()
+        assert claimed.wait(10)
+        actions = [threading.Thread(target=run, args=(case.pk, dispatch(case))) for case in acted]
+        for thread in actions:
+            thread.start()
+        for _ in range(1000):  # the 8 actions on the claimed cases queue behind the sweep's clock locks
+            if waiting_on_locks() >= 8:
+                break
+            threading.Event().wait(0.01)
+        queued = waiting_on_locks()
+        go.set()
+        for thread in [sweeper, *actions]:
+            thread.join(60)
+        again = sweep()
+
+    assert queued >= 8
+    assert "deadlock" not in caplog.text
+    assert isinstance(results["sweep"], clocks_module.SweepResult), results["sweep"]
+    failed = {pk: r for pk, r in results.items() if pk != "sweep" and not isinstance(r, Case)}
+    assert not failed, failed
+    for case in acted:
+        case = Case.objects.get(pk=case.pk)
+        assert case.state == "dispatched" and len(sweep_escalations(case)) <= 1
+        assert chain_verify(case) is None
+    for case in untouched:
+        case = Case.objects.get(pk=case.pk)
+        assert (case.level, case.escalations_count, len(sweep_escalations(case))) == ("district", 1, 1)
+    escalated = CaseEvent.objects.filter(kind="escalate", actor_ref="sweep").count()
+    assert results["sweep"].escalated + again.escalated == escalated
+    assert StageClock.objects.filter(escalated_for_breach=True).count() == escalated

@@ -44,6 +44,12 @@ def actor_for(world, capacity: str) -> Actor:
     return Actor.staff(users[capacity])
 
 
+def ready_state(action: str) -> str:
+    """A source state of the action from which everyone named in its "by" may take it (a dispatcher urges the
+    department in charge: a dispatched case)."""
+    return "dispatched" if action == "urge" else ACTIONS[action].sources[0]
+
+
 def needs(action: str) -> dict:
     """drive() options that make the action's extra conditions hold."""
     return {

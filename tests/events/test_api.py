@@ -42,7 +42,7 @@ def test_a_category_has_its_classes_limit_and_department_type(client):
     assert body == {
         "code": "C0101", "kind": "component", "major_code": "01", "major_name": "公用设施", "minor_code": "01",
         "minor_name": "上水井盖", "default_urgency": "normal", "handling_limit": 1, "limit_unit": "work_day",
-        "department_type": "水务", "active": True,
+        "department_type": "水务", "active": True, "manual_accept": False,
     }
 
 

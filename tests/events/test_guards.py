@@ -23,6 +23,7 @@ from tests.events.states import (
     assert_untouched,
     drive,
     needs,
+    ready_state,
     snapshot,
     valid_inputs,
 )
@@ -60,7 +61,7 @@ def _wrong_area_actor(world, who: str) -> Actor:
 
 def _ready(world, action):
     """A case where ``action`` would succeed for the right actor, and the clock to act under (a factory)."""
-    case = drive(world, ACTIONS[action].sources[0], **needs(action))
+    case = drive(world, ready_state(action), **needs(action))
     later = timezone.now() + timedelta(hours=settings.GRIDLOOP_FEEDBACK_WINDOW_HOURS + 1)
 
     def clock():
@@ -133,9 +134,14 @@ def test_a_case_without_a_caller_takes_no_citizen_feedback(world):
         with pytest.raises(PermissionDenied):
             case_act(case=case.number, action="feedback", actor=actor, inputs={"rating": 5})
     assert_untouched(case, before)
-    # the reporting grid worker is the reporter of a patrol case
-    case = act(case, "feedback", world.worker, rating=4)
-    assert case.events.order_by("-seq").first().actor_role == "reporter"
+    # nor the grid worker who filed it (staff do not 回访 their own report): the command center closes it (结案)
+    assert "feedback" not in allowed_actions(case, Actor.staff(world.worker))
+    with pytest.raises(PermissionDenied):
+        act(case, "feedback", world.worker, rating=4)
+    assert_untouched(case, before)
+    assert "close" in allowed_actions(case, Actor.staff(world.dispatcher))  # no feedback window to wait for
+    case = act(case, "close", world.dispatcher)
+    assert (case.state, case.close_reason, case.rating) == (CaseState.CLOSED, "resolved", None)
 
 
 def test_a_handler_loses_the_case_when_it_is_returned_or_sent_elsewhere(world):

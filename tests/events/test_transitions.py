@@ -26,6 +26,7 @@ from tests.events.states import (
     assert_untouched,
     drive,
     needs,
+    ready_state,
     snapshot,
     valid_inputs,
 )
@@ -151,7 +152,7 @@ BY_PAIRS = [(action, by) for action, spec in ACTIONS.items() for by in spec.by]
 
 @pytest.mark.parametrize(("action", "by"), BY_PAIRS, ids=[f"{a}-by-{b}" for a, b in BY_PAIRS])
 def test_everyone_named_in_by_can_take_the_action(world, action, by):
-    state = ACTIONS[action].sources[0]
+    state = ready_state(action)
     case = drive(world, state, **needs(action))
     clock = _after_feedback_window() if action == "close" else nullcontext()
     with clock:

@@ -6,11 +6,6 @@ from grids.models import Role
 from ..access import role_required
 
 
-@role_required(Role.GRID_WORKER)
-def field(request):
-    return render(request, "web/placeholder.html", {"face": "field"})
-
-
 @role_required(Role.SUPERVISOR)
 def cockpit(request):
     return render(request, "web/placeholder.html", {"face": "cockpit"})

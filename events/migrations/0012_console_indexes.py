@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0008_leaner_indexes'),
+        ('events', '0011_citizen_links'),
         ('grids', '0002_roles_version'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
