@@ -206,7 +206,11 @@ X_FRAME_OPTIONS = "DENY"
 # A strict Content-Security-Policy on every response (django-csp): scripts and styles only from our own origin (no
 # inline scripts or styles, no eval), images also as data:/blob: (photos previewed before upload), map tiles only
 # from the operator's tile server when one is set.
-_tile_origin = os.environ.get("GRIDLOOP_MAP_TILE_URL", "").split("/{", 1)[0]
+# Base map tiles (web/static/web/map.js): none unless set, e.g. https://tiles.example.cn/{z}/{x}/{y}.png, with the
+# attribution its licence asks for. Coordinates are WGS84 throughout; see README ("Maps") on GCJ-02 tile services.
+GRIDLOOP_MAP_TILE_URL = os.environ.get("GRIDLOOP_MAP_TILE_URL", "")
+GRIDLOOP_MAP_TILE_ATTRIBUTION = os.environ.get("GRIDLOOP_MAP_TILE_ATTRIBUTION", "")
+_tile_origin = GRIDLOOP_MAP_TILE_URL.split("/{", 1)[0]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

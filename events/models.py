@@ -221,6 +221,11 @@ class Case(models.Model):
             # Duplicate search (events/duplicates.py): a bounding box over open cases only.
             models.Index(fields=["lat", "lng"], name="case_open_point",
                          condition=models.Q(state__in=OPEN_STATE_VALUES)),
+            # The console's worklist and counts (dispatch/worklist.py): a center's open cases by level and code
+            # prefix (pattern ops: LIKE 'prefix%'), with what the sort and the scope read, without the table.
+            models.Index(fields=["level", "region_code"], name="case_open_center",
+                         opclasses=["varchar_ops", "varchar_pattern_ops"], include=["number", "reporter"],
+                         condition=models.Q(state__in=OPEN_STATE_VALUES)),
         ]
 
     def __str__(self):

@@ -175,9 +175,13 @@ def cases_of_citizen(*, key: str, user, limit: int = 20) -> list[Case]:
     user may see, newest first (at most ``limit``)."""
     if not key:
         return []
-    joined = InboundReport.objects.filter(citizen_key=key).values("case_id")
-    return list(_cases_with_refs().filter(cases_visible_q(user)).filter(Q(citizen_key=key) | Q(pk__in=joined))
-                .order_by("-created_at", "-number")[:limit])
+    # The ids first, each through its own index: an OR of the two in one query made PostgreSQL scan every case
+    # (0.5 s at 1,000,000 cases, bench/console_bench.py).
+    ids = set(Case.objects.filter(citizen_key=key).values_list("pk", flat=True))
+    ids.update(InboundReport.objects.filter(citizen_key=key).values_list("case_id", flat=True))
+    if not ids:
+        return []
+    return list(_cases_with_refs().filter(cases_visible_q(user), pk__in=ids).order_by("-created_at", "-number")[:limit])
 
 
 def inquiries_answered_count(*, user=None, since: datetime | None = None) -> int:

@@ -392,3 +392,81 @@ def api_tokens_of(user: User) -> QuerySet[ApiToken]:
     from django.utils import timezone
 
     return ApiToken.objects.filter(user=user, expires_at__gt=timezone.now()).order_by("-last_used_at")
+
+
+# --- Map boundaries (the pages' maps: web/static/web/map.js) ---------------------------------------------------------
+from .models import LEVEL_ORDER  # noqa: E402
+
+# Which level a map draws at a zoom: whole streets when zoomed out, communities in between, unit grids close up.
+BOUNDARY_LEVEL_BY_ZOOM = ((13, Level.STREET), (15, Level.COMMUNITY), (99, Level.GRID))
+_boundaries_cache: dict[tuple, dict] = {}
+BOUNDARIES_CACHE_SIZE = 512
+
+
+def boundary_level(parent: Region, zoom: int) -> str:
+    """The level of the regions drawn inside ``parent`` at ``zoom``: never above the parent's children."""
+    below = LEVEL_ORDER.index(parent.level) + 1
+    if below >= len(LEVEL_ORDER):
+        return parent.level
+    for up_to, level in BOUNDARY_LEVEL_BY_ZOOM:
+        if zoom < up_to:
+            return LEVEL_ORDER[max(below, LEVEL_ORDER.index(level))]
+    return Level.GRID
+
+
+def _simplify_tolerance(zoom: int) -> float:
+    """Degrees in about one screen pixel at ``zoom`` (256-pixel tiles): detail below it is not drawn anyway."""
+    return 360.0 / (256 * 2 ** max(0, min(zoom, 20)))
+
+
+def boundaries_geojson(*, parent: Region, zoom: int) -> dict:
+    """A GeoJSON FeatureCollection of the regions inside ``parent`` at the level for ``zoom`` (the parent itself when
+    it is a unit grid), each simplified to about a pixel at that zoom and rounded to 6 decimals (~0.1 m); properties
+    ``code``, ``name``, ``level``. Cached per process until the boundaries change (``GeoVersion``)."""
+    from shapely.geometry import mapping, shape
+
+    zoom = max(0, min(int(zoom), 20))
+    level = boundary_level(parent, zoom)
+    key = (current_geo_version(), parent.code, level, zoom)
+    cached = _boundaries_cache.get(key)
+    if cached is not None:
+        return cached
+    if level == parent.level:
+        rows = [parent]
+    else:
+        rows = Region.objects.filter(level=level, code__startswith=parent.subtree_prefix).only(
+            "code", "name", "level", "boundary").order_by("code")
+    tolerance = _simplify_tolerance(zoom)
+    features = []
+    for region in rows:
+        geometry = shape(region.boundary).simplify(tolerance, preserve_topology=True)
+        geometry = shapely.set_precision(geometry, 1e-6)
+        features.append({"type": "Feature", "geometry": mapping(geometry),
+                         "properties": {"code": region.code, "name": region.name, "level": region.level}})
+    collection = {"type": "FeatureCollection", "features": features,
+                  "properties": {"parent": parent.code, "level": level, "zoom": zoom}}
+    if len(_boundaries_cache) >= BOUNDARIES_CACHE_SIZE:
+        _boundaries_cache.clear()
+    _boundaries_cache[key] = collection
+    return collection
+
+
+def region_in_scope(user: User, code: str) -> Region | None:
+    """The region ``code`` when it lies inside the user's area scope (or is one of its ancestors), else None."""
+    region = Region.objects.filter(code=code).defer("boundary").first()
+    if region is None:
+        return None
+    prefixes = scope_prefixes(user)
+    if prefixes is None or any(region.code.startswith(p) for p in prefixes):
+        return region
+    return None
+
+
+def scope_root(user: User) -> Region | None:
+    """The widest region of the user's area (where a map of their area starts): their first root by code."""
+    prefixes = scope_prefixes(user)
+    if prefixes is None:
+        return Region.objects.filter(level=Level.CITY).defer("boundary").order_by("code").first()
+    places = [a.region or (a.department.region if a.department else None) for a in roles_of(user)]
+    places = sorted((p for p in places if p is not None), key=lambda p: (len(p.subtree_prefix), p.code))
+    return places[0] if places else None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, citizen, dept, desk, field, placeholders
+from .views import auth, citizen, console, dept, desk, field, geo, placeholders
 
 app_name = "web"
 
@@ -11,7 +11,15 @@ urlpatterns = [
     path("password/", auth.PasswordChange.as_view(), name="password_change"),
     path("password/done/", auth.PasswordChangeDone.as_view(), name="password_change_done"),
     path("prefs/text-size/", auth.text_size, name="text_size"),
-    path("console/", placeholders.console, name="console"),
+    path("console/", console.page, name="console"),
+    path("console/map/", console.map_data, name="console_map"),
+    path("console/case/<str:number>/", console.detail, name="console_case"),
+    path("console/case/<str:number>/act/<str:action>/", console.act, name="console_act"),
+    path("console/case/<str:number>/contact/", console.contact, name="console_contact"),
+    path("console/bulk/", console.bulk, name="console_bulk"),
+    path("console/filters/", console.filter_save, name="console_filter_save"),
+    path("console/filters/<int:pk>/delete/", console.filter_delete, name="console_filter_delete"),
+    path("geo/boundaries/", geo.boundaries, name="geo_boundaries"),
     path("desk/", desk.desk, name="desk"),
     path("desk/places/", desk.places, name="desk_places"),
     path("desk/categories/", desk.categories, name="desk_categories"),

@@ -102,6 +102,9 @@ class StageClock(models.Model):
                 finished_at__isnull=True, paused_at__isnull=True, light="red", escalated_for_breach=False,
                 level__in=["street", "district"])),
             models.Index(fields=["case", "finished_at"], name="clock_case_open"),
+            # The console (dispatch/worklist.py) joins each listed case's running clock: read from the index alone.
+            models.Index(fields=["case"], name="clock_running_cover", include=["deadline", "paused_at", "light", "stage"],
+                         condition=models.Q(finished_at__isnull=True)),
         ]
 
     def __str__(self):

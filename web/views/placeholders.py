@@ -9,8 +9,3 @@ from ..access import role_required
 @role_required(Role.SUPERVISOR)
 def cockpit(request):
     return render(request, "web/placeholder.html", {"face": "cockpit"})
-
-
-@role_required(Role.DISPATCHER)
-def console(request):
-    return render(request, "web/placeholder.html", {"face": "console"})
