@@ -405,7 +405,7 @@ BOUNDARIES_CACHE_SIZE = 512
 
 def boundary_level(parent: Region, zoom: int) -> str:
     """The level of the regions drawn inside ``parent`` at ``zoom``: never above the parent's children."""
-    below = LEVEL_ORDER.index(parent.level) + 1
+    below = LEVEL_ORDER.index(Level(parent.level)) + 1
     if below >= len(LEVEL_ORDER):
         return parent.level
     for up_to, level in BOUNDARY_LEVEL_BY_ZOOM:
@@ -431,6 +431,7 @@ def boundaries_geojson(*, parent: Region, zoom: int) -> dict:
     cached = _boundaries_cache.get(key)
     if cached is not None:
         return cached
+    rows: list[Region] | QuerySet[Region]
     if level == parent.level:
         rows = [parent]
     else:
@@ -468,5 +469,5 @@ def scope_root(user: User) -> Region | None:
     if prefixes is None:
         return Region.objects.filter(level=Level.CITY).defer("boundary").order_by("code").first()
     places = [a.region or (a.department.region if a.department else None) for a in roles_of(user)]
-    places = sorted((p for p in places if p is not None), key=lambda p: (len(p.subtree_prefix), p.code))
-    return places[0] if places else None
+    found = sorted((p for p in places if p is not None), key=lambda p: (len(p.subtree_prefix), p.code))
+    return found[0] if found else None
