@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, placeholders
+from .views import auth, cockpit, placeholders
 
 app_name = "web"
 
@@ -15,5 +15,11 @@ urlpatterns = [
     path("desk/", placeholders.desk, name="desk"),
     path("dept/", placeholders.dept, name="dept"),
     path("field/", placeholders.field, name="field"),
-    path("cockpit/", placeholders.cockpit, name="cockpit"),
+    path("cockpit/", cockpit.cockpit, name="cockpit"),
+    path("cockpit/big/", cockpit.big, name="cockpit_big"),
+    path("cockpit/cases/", cockpit.cases, name="cockpit_cases"),
+    path("cockpit/act/", cockpit.act, name="cockpit_act"),
+    path("cockpit/blacklist/<int:pk>/rectify/", cockpit.rectify, name="cockpit_rectify"),
+    path("cockpit/briefing/", cockpit.briefing, name="cockpit_briefing"),
+    path("cockpit/briefing/pdf/", cockpit.briefing_pdf, name="cockpit_briefing_pdf"),
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
@@ -433,3 +433,106 @@ def figure_cases(*, scope: MetricsScope, counter: str, period: Period, region: s
 def level_of_region(region: Region) -> str:
     return {Level.CITY: "city", Level.DISTRICT: "district", Level.STREET: "street", Level.COMMUNITY: "community",
             Level.GRID: "grid"}[region.level]
+
+
+# --- The cockpit: series, the previous period, overdue and escalated work, orders ----------------------------------------
+def previous_period(period: Period) -> Period:
+    """The period just before, to compare with: the month / quarter / year before a whole one, else as many days."""
+    if period.first.day == 1 and period.last == month_end(period.last):
+        months = (period.last.year - period.first.year) * 12 + period.last.month - period.first.month + 1
+        index = period.first.year * 12 + period.first.month - 1 - months
+        first = date(index // 12, index % 12 + 1, 1)
+        last = period.first - timedelta(days=1)
+        return Period(first, last)
+    return Period(period.first - timedelta(days=period.days), period.first - timedelta(days=1))
+
+
+def counter_series(*, period: Period, scope: MetricsScope, counters) -> tuple[str, list[tuple[date, dict]]]:
+    """The counters summed per day (periods up to 62 days) or per month, over the scope: ``(grain, [(first day,
+    sums)])`` with every step of the period present (zeros where nothing happened). Reads SummaryFact like
+    ``counter_sums`` (one dimension's rows add up to the whole), else DailyFact."""
+    grain = Grain.DAY if period.days <= 62 else Grain.MONTH
+    steps: list[date] = []
+    step = period.first if grain == Grain.DAY else period.first.replace(day=1)
+    while step <= period.last:
+        steps.append(step)
+        step = step + timedelta(days=1) if grain == Grain.DAY else month_end(step) + timedelta(days=1)
+    found: dict[date, dict] = {s: defaultdict(int) for s in steps}
+    sums_of = {name: Sum(name) for name in counters}
+    if _summary_ok(scope):
+        when = Q(grain=Grain.DAY, period__range=(period.first, period.last))
+        if grain == Grain.MONTH:  # whole months from month rows, the cut months' days from day rows
+            when = Q(pk__in=[])
+            for part, first, last in segments(period):
+                when |= Q(grain=part, period__range=(first, last))
+        rows = (SummaryFact.objects.filter(when, _prefix_q(scope.prefixes, "scope"), dim="district")
+                .values("period").annotate(**sums_of).order_by())
+        column = "period"
+    else:
+        rows = DailyFact.objects.filter(day__range=(period.first, period.last)).filter(
+            _prefix_q(scope.prefixes, "region_code"))
+        if scope.departments is not None:
+            rows = rows.filter(department__in=scope.departments)
+        for name in ("department", "category", "channel"):
+            if name in scope.filters:
+                rows = rows.filter(**{name: scope.filters[name]})
+        rows = rows.values("day").annotate(**sums_of).order_by()
+        column = "day"
+    for row in rows:
+        day = row.pop(column)
+        _merge(found[day if grain == Grain.DAY else day.replace(day=1)], row)
+    return grain, [(s, dict(found[s])) for s in steps]
+
+
+def overdue_cases(*, prefixes: list[str] | None, department: int | None = None, period: Period | None = None,
+                  now=None) -> QuerySet[Case]:
+    """Cases with a stage that ran past its deadline, each annotated with ``overdue_since`` (the earliest such
+    deadline), most overdue first. Without a period: open work overdue now (an unfinished, running clock past its
+    deadline). With a period: the stages whose deadline fell in it and that were unfinished at the deadline (the
+    daily briefing's 超期 count, over a period)."""
+    from django.db.models import F, Min
+
+    from dispatch.models import StageClock
+
+    now = now or timezone.now()
+    if period is None:
+        clocks = StageClock.objects.filter(finished_at__isnull=True, paused_at__isnull=True, deadline__lt=now)
+    else:
+        zone = timezone.get_default_timezone()
+        start = timezone.make_aware(datetime.combine(period.first, time.min), zone)
+        end = min(now, timezone.make_aware(datetime.combine(period.last + timedelta(days=1), time.min), zone))
+        clocks = StageClock.objects.filter(Q(finished_at__isnull=True) | Q(finished_at__gt=F("deadline")),
+                                           deadline__gte=start, deadline__lt=end)
+    cases = Case.objects.filter(_prefix_q(prefixes, "region_code"))
+    if period is None:
+        from events.models import OPEN_STATES
+        cases = cases.filter(state__in=OPEN_STATES)
+    if department is not None:
+        cases = cases.filter(department_id=department)
+    since = clocks.filter(case_id=OuterRef("pk")).order_by().values("case_id").annotate(first=Min("deadline")) \
+        .values("first")
+    return (cases.filter(id__in=clocks.values("case_id")).annotate(overdue_since=Subquery(since))
+            .select_related("category", "department", "grid", "street", "district")
+            .order_by("overdue_since", "number"))
+
+
+def escalated_cases(*, region: Region) -> QuerySet[Case]:
+    """Open cases escalated to the command level of ``region`` (street, district or city) inside it, latest first."""
+    from events.models import OPEN_STATES
+
+    level = {Level.STREET: "street", Level.DISTRICT: "district", Level.CITY: "city"}.get(region.level)
+    if level is None:
+        return Case.objects.none()
+    return (Case.objects.filter(region_code__startswith=region.subtree_prefix, level=level, escalations_count__gt=0,
+                                state__in=OPEN_STATES)
+            .select_related("category", "department", "grid", "street", "district").order_by("-updated_at", "number"))
+
+
+def supervision_orders_in(*, prefixes: list[str] | None, department: int | None = None):
+    """The 催办 and 督办 orders on the cases of an area (or to one department), newest first."""
+    from dispatch.models import SupervisionOrder
+
+    orders = SupervisionOrder.objects.filter(_prefix_q(prefixes, "case__region_code"))
+    if department is not None:
+        orders = orders.filter(department_id=department)
+    return orders.select_related("case", "department", "issued_by", "replied_by").order_by("-issued_at", "-id")

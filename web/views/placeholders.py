@@ -11,11 +11,6 @@ def field(request):
     return render(request, "web/placeholder.html", {"face": "field"})
 
 
-@role_required(Role.SUPERVISOR)
-def cockpit(request):
-    return render(request, "web/placeholder.html", {"face": "cockpit"})
-
-
 @role_required(Role.DISPATCHER)
 def console(request):
     return render(request, "web/placeholder.html", {"face": "console"})
