@@ -148,19 +148,25 @@ def kpis(region: Region, scope: MetricsScope, period: Period, previous: Period) 
             count = overdue_cases(prefixes=scope.prefixes, period=period).count()
             before = overdue_cases(prefixes=scope.prefixes, period=previous).count()
             url = cases_url(list="overdue", region=region.code, **period_query(period))
-            out.append(Kpi("overdue", _("overdue (超期数)"), "count", count, count, None, before, url, "", False))
+            out.append(Kpi("overdue", _label(_("overdue count"), "超期数"), "count", count, count, None, before, url,
+                           "", False))
             continue
         indicator = INDICATORS[code]
         now_figure, before_figure = figure(indicator, now_sums), figure(indicator, before_sums)
         denominator = now_figure["denominator"]
         out.append(Kpi(
-            code, f"{indicator.title} ({indicator.label})", indicator.kind, now_figure["value"],
+            code, _label(str(indicator.title), indicator.label), indicator.kind, now_figure["value"],
             now_figure["numerator"], denominator, before_figure["value"],
             _drill(region, period, indicator.numerator),
             _drill(region, period, indicator.denominator) if indicator.denominator else "",
             indicator.kind == "rate" and (denominator or 0) < floor,
         ))
     return out, now_sums
+
+
+def _label(title: str, standard: str) -> str:
+    """The indicator's name in the page's language, with the standard's Chinese name when that differs."""
+    return standard if title == standard else f"{title} ({standard})"
 
 
 def trend(region: Region, scope: MetricsScope, period: Period) -> dict:
@@ -297,13 +303,16 @@ def cockpit_panels(*, user, region: Region, scope: MetricsScope, period: Period,
     previous = previous_period(period)
     figures, sums = kpis(region, scope, period, previous)
     overdue = overdue_cases(prefixes=scope.prefixes, now=now)
+    overdue_rows = list(overdue[:PANEL_ROWS])
+    for case in overdue_rows:
+        case.lateness = lateness(case.overdue_since, now)
     escalated = escalated_cases(region=region)
     return {
         "region": region, "period": period, "previous": previous, "kpis": figures, "min_sample": min_sample(),
         "trend": trend(region, scope, period),
         "children": children(region, scope, period, user=user),
         "leagues": leagues(region, scope, period),
-        "overdue": {"rows": list(overdue[:PANEL_ROWS]), "count": overdue.count(),
+        "overdue": {"rows": overdue_rows, "count": overdue.count(),
                     "url": cases_url(list="overdue_now", region=region.code)},
         "escalated": {"rows": list(escalated[:PANEL_ROWS]), "count": escalated.count(),
                       "url": cases_url(list="escalated", region=region.code)},
