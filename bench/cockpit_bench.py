@@ -61,7 +61,7 @@ def _columns(model, explicit: dict) -> tuple[str, str]:
     names, values = [], []
     for field in model._meta.concrete_fields:
         names.append(field.column)
-        values.append(explicit.get(field.column, None) or _literal(field))
+        values.append(explicit.get(field.column) or _literal(field))
     missing = set(explicit) - set(names)
     assert not missing, f"unknown columns {missing}"
     return ", ".join(f'"{n}"' for n in names), ", ".join(values)
@@ -88,7 +88,7 @@ def drill_tables(cases: int) -> dict:
     from django.db import connection
 
     from dispatch.models import StageClock
-    from dispatch.models.evaluation import COUNTERS, CaseFact, FactItem
+    from dispatch.models.evaluation import COUNTERS, CaseFact
     from events.models import Case
 
     columns = list(COUNTERS)
@@ -179,7 +179,7 @@ def drill_tables(cases: int) -> dict:
                 figures[name] += time.perf_counter() - t0
             eb.say(f"  2025-{month:02d}: case rows, facts, items and clocks of cases {first:,}–{last:,}")
         t0 = time.perf_counter()
-        for table, definitions in saved.items():
+        for definitions in saved.values():
             for definition in definitions:
                 cur.execute(definition)
         cur.execute("SELECT setval(pg_get_serial_sequence('events_case', 'id'), %s)", [cases + 1])
@@ -280,8 +280,8 @@ def main():
     drill = drill_tables(args.cases)
     eb.say("case rows, facts, items and clocks generated")
 
-    from dispatch.evaluation.selectors import indicator_table, metrics_scope
     from dispatch.evaluation.selectors import Period as P
+    from dispatch.evaluation.selectors import indicator_table, metrics_scope
     from dispatch.models import SupervisionOrder
     from events.models import Case
     from grids.models import Region, User
