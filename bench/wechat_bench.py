@@ -20,6 +20,7 @@ import http.client
 import itertools
 import os
 import re
+import secrets
 import signal
 import statistics
 import sys
@@ -53,7 +54,7 @@ def message(openid: str, msg_type: str, **fields) -> str:
 def safe_post(openid: str, xml: str) -> tuple[float, int, str]:
     """POST one message in safe mode on a fresh connection (as WeChat does); (seconds, status, decrypted reply)."""
     encrypt = crypto.encrypt(xml)
-    timestamp, nonce = str(int(time.time())), str(abs(hash(openid)) % 10**9)
+    timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**9))  # a fresh nonce per message, as WeChat
     params = {"signature": signature(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
               "openid": openid, "encrypt_type": "aes", "msg_signature": signature(TOKEN, timestamp, nonce, encrypt)}
     body = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RequestGuard",  # NUL bytes, oversized bodies, the database down: clean 4xx/503 answers
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -218,6 +219,8 @@ CONTENT_SECURITY_POLICY = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# A request body larger than this is refused on its Content-Length before any of it is read (9 photos of 10 MB fit).
+GRIDLOOP_MAX_REQUEST_BYTES = int(os.environ.get("GRIDLOOP_MAX_REQUEST_BYTES", 100 * 1024 * 1024))
 
 # --- API -------------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -230,6 +233,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gridloop API",
@@ -248,6 +253,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Cache: what several web processes must share (WeChat nonces, rate limits): Redis in production ----------------
+# GRIDLOOP_CACHE_URL=redis://host:6379/1; default: memory of each process (right for the embedded single process).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": os.environ["GRIDLOOP_CACHE_URL"]} if os.environ.get("GRIDLOOP_CACHE_URL")
+          else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery: the same task code everywhere; only the broker differs --------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -307,8 +318,9 @@ GRIDLOOP_SWEEP_MAX_ROWS = int(os.environ.get("GRIDLOOP_SWEEP_MAX_ROWS", "20000")
 GRIDLOOP_SWEEP_BATCH_SIZE = int(os.environ.get("GRIDLOOP_SWEEP_BATCH_SIZE", "1000"))
 # Notification outbox: a delivery failing this many times is parked for an admin (never dropped).
 GRIDLOOP_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("GRIDLOOP_OUTBOX_MAX_ATTEMPTS", "8"))
-# A relay claims due rows for this long; a relay that dies mid-batch leaves them to the next one after it.
-GRIDLOOP_OUTBOX_LEASE_SECONDS = int(os.environ.get("GRIDLOOP_OUTBOX_LEASE_SECONDS", "300"))
+# A relay claims due rows for this long and renews the lease every third of it while it sends; a relay that dies
+# mid-batch leaves them to the next one within this time. Keep it well above GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS.
+GRIDLOOP_OUTBOX_LEASE_SECONDS = int(os.environ.get("GRIDLOOP_OUTBOX_LEASE_SECONDS", "30"))
 GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS = float(os.environ.get("GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS", "5"))
 # Base URLs of the WeChat message API (customer-service messages) and the SMS gateway; empty = channel disabled
 # (its messages are parked with a clear error).
@@ -336,6 +348,10 @@ GRIDLOOP_WECHAT_INTAKE_REGION = os.environ.get("GRIDLOOP_WECHAT_INTAKE_REGION", 
 GRIDLOOP_WECHAT_CONVERSATION_MINUTES = int(os.environ.get("GRIDLOOP_WECHAT_CONVERSATION_MINUTES", "30"))
 GRIDLOOP_WECHAT_MAX_BODY_BYTES = int(os.environ.get("GRIDLOOP_WECHAT_MAX_BODY_BYTES", 64 * 1024))
 GRIDLOOP_WECHAT_LANGUAGE = os.environ.get("GRIDLOOP_WECHAT_LANGUAGE", "zh-hans")  # the bot's replies
+# A message's signed timestamp may be this far from the server's clock; its (timestamp, nonce) is remembered for twice
+# as long (in CACHES) and may carry only the body it first came with: a leaked signed URL forges nothing, since
+# plaintext mode's signature does not cover the body.
+GRIDLOOP_WECHAT_MAX_CLOCK_SKEW_SECONDS = int(os.environ.get("GRIDLOOP_WECHAT_MAX_CLOCK_SKEW_SECONDS", "300"))
 
 # IoT sensors (events/sensors): HTTP batches are signed (HMAC-SHA256 over timestamp + body); a signature timestamp
 # further than this from the server's clock is refused, and so are event timestamps this far in the future.

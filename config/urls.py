@@ -32,3 +32,7 @@ if settings.DEBUG:
     from django.conf.urls.static import static
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+handler400 = "config.http_errors.bad_request"
+handler404 = "config.http_errors.not_found"
+handler500 = "config.http_errors.server_error"

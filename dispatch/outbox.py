@@ -16,7 +16,6 @@ and the HTTP receivers de-duplicate by the ``X-Gridloop-Message-Id`` header (the
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -475,20 +474,29 @@ def _deliver(row: OutboxMessage, now: datetime) -> None:
         _mark_delivered(row, now)
 
 
+def _renew_lease(rows: list[OutboxMessage], now: datetime) -> None:
+    """Extend the lease of the rows this relay still holds (those not yet delivered, failed or parked)."""
+    lease = timedelta(seconds=settings.GRIDLOOP_OUTBOX_LEASE_SECONDS)
+    OutboxMessage.objects.filter(pk__in=[r.pk for r in rows], state=OutboxState.PENDING).update(
+        next_attempt_at=now + lease)
+
+
 def relay_batch(limit: int = 100, now: datetime | None = None) -> RelayResult:
     """Deliver up to ``limit`` due messages once. Failures wait ``retry_delay`` and are parked after
-    ``GRIDLOOP_OUTBOX_MAX_ATTEMPTS``; a disabled channel parks at once."""
+    ``GRIDLOOP_OUTBOX_MAX_ATTEMPTS``; a disabled channel parks at once.
+
+    The rows are leased for ``GRIDLOOP_OUTBOX_LEASE_SECONDS`` (30 s) and the lease of the rows still to send is renewed
+    every third of it while the batch runs, so a relay that dies (SIGKILL, a lost machine) leaves its rows to the next
+    one within one lease, never in the middle of a live relay's batch."""
     clock = (lambda: now) if now is not None else timezone.now
     rows = _claim(limit, clock())
     result = RelayResult(claimed=len(rows))
-    # Stop well before the lease ends, so no other relay re-claims a row this one is still sending.
-    lease = settings.GRIDLOOP_OUTBOX_LEASE_SECONDS
-    stop_at = time.monotonic() + max(lease - 2 * settings.GRIDLOOP_OUTBOX_HTTP_TIMEOUT_SECONDS, lease / 2)
+    renew_every = timedelta(seconds=settings.GRIDLOOP_OUTBOX_LEASE_SECONDS / 3)
+    renewed = clock()
     for index, row in enumerate(rows):
-        if time.monotonic() > stop_at:
-            left = [r.pk for r in rows[index:]]
-            OutboxMessage.objects.filter(pk__in=left, state=OutboxState.PENDING).update(next_attempt_at=clock())
-            break
+        if clock() - renewed >= renew_every:
+            renewed = clock()
+            _renew_lease(rows[index:], renewed)
         try:
             _deliver(row, clock())
         except ChannelDisabled as exc:

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from config.errors import Conflict, InvalidInput, NotFound
 from grids.models import Role
 from grids.selectors import roles_of
 
@@ -73,8 +73,8 @@ def supervision_reply(*, order_id: int, user, text: str) -> SupervisionOrder:
             raise NotFound(f"no supervision order {order_id}")
         case = Case.objects.select_for_update(of=("self",)).get(pk=order.case_id)
         order = SupervisionOrder.objects.select_related("issued_by").get(pk=order_id)
-        if not _may_reply(user, order):
-            raise PermissionDenied("only the department in charge replies to this order")
+        if not _may_reply(user, order):  # out of scope is "not found", as everywhere else (it may not even exist)
+            raise NotFound(f"no supervision order {order_id}")
         if order.replied_at:
             raise Conflict(f"this order was already answered at {timezone.localtime(order.replied_at):%Y-%m-%d %H:%M}")
         if not text:

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import NotFound, PermissionDenied
+from config.parsers import JSONParser
 from grids.api import BAD_INPUT, query_params
 from grids.serializers import ErrorSerializer
 
@@ -88,7 +89,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description=_("Up to 100 characters. Repeating a key returns the first result and does nothing again."),
 )
 NUMBER = OpenApiParameter("number", str, OpenApiParameter.PATH, description=_("Case number, e.g. 2026112300017."))
-MULTIPART_OR_JSON = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
+MULTIPART_OR_JSON = [JSONParser, parsers.MultiPartParser, parsers.FormParser]  # config.parsers: no NUL, no deep JSON
 
 
 def _idempotency_key(request) -> str:

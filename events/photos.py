@@ -1,10 +1,18 @@
-"""Photo checks: JPEG/PNG/WebP only (by content, not by file name), a size limit, EXIF orientation and GPS kept."""
+"""Photo checks: JPEG/PNG/WebP only (by content, not by file name), a size limit, and a clean copy.
+
+Every accepted photo is stored re-encoded (``_reencoded``): decoded and written again in its format, turned upright by
+its EXIF orientation, without its EXIF block and without anything appended after the image (a JPEG with HTML or a
+script behind its end marker is stored as the picture alone). The GPS position and orientation read from the EXIF are
+kept in the attachment's metadata for staff, not in the file a citizen or an Open311 app may download.
+"""
 
 import hashlib
+import io
 from dataclasses import dataclass
 
 from django.conf import settings
-from PIL import Image, UnidentifiedImageError
+from django.core.files.base import ContentFile
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from config.errors import InvalidInput
 
@@ -46,6 +54,22 @@ def _exif(image) -> dict:
     return meta
 
 
+SAVE_OPTIONS = {"JPEG": {"quality": 90, "optimize": True}, "PNG": {"optimize": True}, "WEBP": {"quality": 90}}
+
+
+def _reencoded(upload, image_format: str) -> ContentFile:
+    """The photo decoded and written again: upright, no EXIF, nothing after the image's end."""
+    upload.seek(0)
+    with Image.open(upload) as image:
+        image = ImageOps.exif_transpose(image)
+        if image_format == "JPEG" and image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+        buffer = io.BytesIO()
+        image.save(buffer, format=image_format, **SAVE_OPTIONS[image_format])
+    upload.seek(0)
+    return ContentFile(buffer.getvalue(), name=getattr(upload, "name", "photo"))
+
+
 def photo_check(upload, *, field: str = "photos") -> Photo:
     """Check one uploaded photo; raise InvalidInput naming ``field`` and the file when it is not acceptable."""
     name = getattr(upload, "name", "photo")
@@ -72,9 +96,11 @@ def photo_check(upload, *, field: str = "photos") -> Photo:
         upload.seek(0)
     if image_format not in CONTENT_TYPES:
         raise InvalidInput(f"{name} is a {image_format} image; only JPEG, PNG and WebP are accepted", field=field)
-    metadata.update(width=width, height=height, original_name=name[:200])
-    return Photo(upload=upload, content_type=CONTENT_TYPES[image_format], size=upload.size,
-                 sha256=digest.hexdigest(), metadata=metadata)
+    clean = _reencoded(upload, image_format)
+    width, height = (height, width) if metadata.get("orientation") in (5, 6, 7, 8) else (width, height)
+    metadata.update(width=width, height=height, original_name=name[:200], original_sha256=digest.hexdigest())
+    return Photo(upload=clean, content_type=CONTENT_TYPES[image_format], size=clean.size,
+                 sha256=hashlib.sha256(clean.read()).hexdigest(), metadata=metadata)
 
 
 def photos_check(uploads, *, field: str = "photos", minimum: int = 0) -> list[Photo]:

@@ -1,6 +1,6 @@
 """Reads for the events app."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -47,8 +47,18 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _as_bound(value: date | datetime, *, upper: bool) -> tuple[str, datetime]:
-    """(lookup, moment) for a created_from/created_to value; a date covers its whole (local) day."""
+def _as_bound(value: date | datetime, *, upper: bool) -> tuple[str, datetime] | None:
+    """(lookup, moment) for a created_from/created_to value; a date covers its whole (local) day. None for a bound
+    at the calendar's end (9999-12-31, 0001-01-01): nothing lies beyond it, so it limits nothing."""
+    try:
+        lookup, moment = _bound(value, upper=upper)
+        moment.astimezone(UTC)  # as the database will be asked: 0001-01-01 in Shanghai is before year 1 in UTC
+        return lookup, moment
+    except OverflowError:
+        return None
+
+
+def _bound(value: date | datetime, *, upper: bool) -> tuple[str, datetime]:
     if isinstance(value, datetime):
         moment = timezone.make_aware(value) if timezone.is_naive(value) else value
         return ("lte" if upper else "gte"), moment
@@ -78,8 +88,9 @@ def cases_list(*, user, filters: dict | None = None) -> QuerySet[Case]:
             cases = cases.filter(**{lookup: filters[key]})
     for key, upper in (("created_from", False), ("created_to", True)):
         if filters.get(key) is not None:
-            lookup, moment = _as_bound(filters[key], upper=upper)
-            cases = cases.filter(**{f"created_at__{lookup}": moment})
+            bound = _as_bound(filters[key], upper=upper)
+            if bound is not None:
+                cases = cases.filter(**{f"created_at__{bound[0]}": bound[1]})
     if filters.get("q"):
         text = filters["q"]
         cases = cases.filter(Q(description__icontains=text) | Q(number__contains=text) | Q(address__icontains=text))

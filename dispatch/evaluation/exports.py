@@ -24,6 +24,23 @@ XLSX_MAX_ROWS = 1_048_575
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value):
+    """A value as a spreadsheet cell that cannot run: numbers stay numbers; a text starting with = + - @ tab or CR
+    (a citizen's description like ``=HYPERLINK(…)``) is prefixed with ' so that Excel, WPS and LibreOffice show it
+    as text instead of evaluating it (OWASP "CSV injection"). Every export goes through here."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -32,9 +49,9 @@ class _Echo:
 def csv_lines(header: list, rows: Iterable[list]) -> Iterator[bytes]:
     writer = csv.writer(_Echo())
     yield "\ufeff".encode()
-    yield writer.writerow([str(h) for h in header]).encode()
+    yield writer.writerow([cell(h) for h in header]).encode()
     for row in rows:
-        yield writer.writerow(["" if v is None else v for v in row]).encode()
+        yield writer.writerow([cell(v) for v in row]).encode()
 
 
 def csv_response(filename: str, header: list, rows: Iterable[list]) -> StreamingHttpResponse:
@@ -49,12 +66,12 @@ def _xlsx_write(target, sheets: list[tuple[str, list, Iterable[list]]]) -> None:
     book = Workbook(write_only=True)
     for title, header, rows in sheets:
         sheet = book.create_sheet(title=title[:31] or "Sheet")
-        sheet.append([str(h) for h in header])
+        sheet.append([cell(h) for h in header])
         for count, row in enumerate(rows, start=1):
             if count > XLSX_MAX_ROWS:
                 raise Unprocessable(f"more than {XLSX_MAX_ROWS:,} rows do not fit in one XLSX sheet; download CSV",
                                     field="export")
-            sheet.append([v if isinstance(v, int | float) or v is None else str(v) for v in row])
+            sheet.append([None if v is None else cell(v) for v in row])
     book.save(target)
 
 
@@ -89,7 +106,8 @@ def indicator_sheet(table) -> tuple[str, list, Iterator[list]]:
         title = str(indicator.title)
         header.append(title)
         if indicator.kind != "count":
-            header += [f"{title}: {_('numerator')}", f"{title}: {_('denominator')}"]
+            header += [_("%(indicator)s: numerator") % {"indicator": title},
+                       _("%(indicator)s: denominator") % {"indicator": title}]
 
     def line(key, name, figures):
         row = [key, name]

@@ -21,6 +21,7 @@ class Stage(models.TextChoices):
 
 class Light(models.TextChoices):
     GREEN = "green", _("green")
+    # xgettext:no-python-format
     YELLOW = "yellow", _("yellow (80 % of the limit used)")
     RED = "red", _("red (overdue, 超期)")
 

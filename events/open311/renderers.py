@@ -74,3 +74,9 @@ def render_errors(fmt: str, status: int, descriptions: list[str], *, headers: di
     ``[{"code": …, "description": …}, …]``; the code is the HTTP status."""
     errors = [{"code": status, "description": str(description)} for description in descriptions]
     return render(fmt if fmt in FORMATS else "xml", "errors", errors, status=status, headers=headers)
+
+
+def http_error(request, status: int, message: str, headers: dict) -> HttpResponse:
+    """An error no Open311 view answered (config.http_errors): the spec's error document, in the path's format."""
+    fmt = "json" if request.path.lower().endswith(".json") else "xml"
+    return render_errors(fmt, status, [message], headers=headers)

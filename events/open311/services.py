@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.errors import InvalidInput, PermissionDenied, Unprocessable
+from config.errors import InvalidInput, NotFound, PermissionDenied, Unprocessable
 from grids.models import Level, Region
 from grids.selectors import locate
 
@@ -96,9 +96,9 @@ def _service(form, key: Open311ApiKey) -> Category:
         raise InvalidInput(_("service_code is required: one of the codes listed by services.xml"),
                            field="service_code")
     category = selectors.service_get(code)
-    if category is None:
-        raise InvalidInput(_("there is no service with service_code %(code)r; see services.xml") % {"code": code},
-                           field="service_code")
+    if category is None:  # GeoReport v2, POST Service Request: 404 "service_code or jurisdiction_id was not found"
+        raise NotFound(_("service_code %(code)r was not found; see services.xml") % {"code": code},
+                       field="service_code")
     allowed = list(key.services.all())
     if allowed and category not in allowed:
         raise PermissionDenied(_("this api_key may not file requests for service_code %(code)s") % {"code": code})
@@ -106,7 +106,9 @@ def _service(form, key: Open311ApiKey) -> Category:
 
 
 def _location(form, jurisdiction: Region | None) -> tuple[float | None, float | None, str]:
-    """(lat, lng, region_code) of the request, checked against the service area and the jurisdiction."""
+    """(lat, lng, region_code) of the request, checked against the service area and the jurisdiction. The spec asks
+    for "lat & long or address_string or address_id": an address_string alone is filed unstructured (region_code
+    of the jurisdiction, else of the only city) for the intake command center to place, as WeChat free text is."""
     lat_raw, lng_raw = _text(form, "lat", 40), _text(form, "long", 40)
     address_id = _text(form, "address_id", 20)
     if lat_raw or lng_raw:
@@ -127,14 +129,22 @@ def _location(form, jurisdiction: Region | None) -> tuple[float | None, float | 
         lat = lng = None
         code = region.code
     elif _text(form, "address_string", 1000):
-        raise InvalidInput(_("an address_string alone cannot be placed here: send lat and long, or an address_id "
-                             "(the code of a unit grid, community or street), with it"), field="lat")
+        lat = lng = None
+        code = jurisdiction.code if jurisdiction is not None else _only_city_code()
     else:
-        raise InvalidInput(_("a location is required: lat and long, or address_id"), field="lat")
+        raise InvalidInput(_("a location is required: lat and long, address_id or address_string"), field="lat")
     if jurisdiction is not None and not code.startswith(jurisdiction.subtree_prefix):
         raise InvalidInput(_("this place is outside jurisdiction_id %(code)s") % {"code": jurisdiction.code},
                            field="jurisdiction_id")
     return lat, lng, ("" if lat is not None else code)
+
+
+def _only_city_code() -> str:
+    cities = list(Region.objects.filter(level=Level.CITY).values_list("code", flat=True)[:2])
+    if len(cities) != 1:
+        raise InvalidInput(_("with only an address_string, send jurisdiction_id: the city the request is for"),
+                           field="jurisdiction_id")
+    return cities[0]
 
 
 def _name(first: str, last: str) -> str:
@@ -226,7 +236,8 @@ def open311_request_submit(*, api_key: str, form, files=None, idempotency_key: s
                            field="idempotency_key")
     data = ReportInput(
         channel=Channel.OPEN311, description=description, lat=lat, lng=lng, address=address[:300],
-        region_code=region_code, category=category, photos=files.getlist("media") if files is not None else [],
+        region_code=region_code, unstructured=lat is None and not raw_payload.get("address_id"), category=category,
+        photos=files.getlist("media") if files is not None else [],
         raw_payload=raw_payload,
         # Scoped to the API key: two apps may well use the same Idempotency-Key for different requests.
         idempotency_key=f"open311:{key.pk}:{selectors.key_hash(idempotency_key)[:40]}" if idempotency_key else "",

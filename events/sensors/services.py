@@ -425,7 +425,7 @@ def sensor_batch_events(body: bytes, *, signer: Signer | None = None) -> list:
     limit = settings.GRIDLOOP_SENSOR_MAX_BATCH
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: "[" × 5000
         raise _refuse(InvalidInput(f'the body must be JSON like {{"events": [...]}}: {exc}', field="events"),
                       reason=RejectReason.MALFORMED, detail=f"{signer}: body is not JSON") from exc
     events = document.get("events") if isinstance(document, dict) else None
@@ -560,7 +560,7 @@ def events_from_message(topic: str, payload: bytes, *, subscription: str) -> tup
         return [], RejectReason.TOO_LARGE, f"a message of {len(payload):,} bytes from {device}"
     try:
         document = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return [], RejectReason.MALFORMED, f"a message from {device} is not JSON"
     events = document.get("events") if isinstance(document, dict) and "events" in document else document
     if isinstance(events, dict):

@@ -4,15 +4,18 @@ GET  ?signature&timestamp&nonce&echostr          → echostr when signature = SH
 POST ?signature&timestamp&nonce&openid            → a plaintext message; the reply in plaintext
 POST …&encrypt_type=aes&msg_signature             → compatible or safe mode: the Encrypt element is checked against
                                                     msg_signature, decrypted and handled; the reply is encrypted
-A bad signature is a 403 and nothing is stored; a body that is too large, not XML or not a message is a 400; a
+A bad signature is a 403 and nothing is stored, and so is a replay: a timestamp outside the clock-skew window, or a
+(timestamp, nonce) already used with another body; a body that is too large, not XML or not a message is a 400; a
 message the bot cannot use gets a polite reply. The reply comes at once: slow work (photos) runs in Celery.
 """
 
+import hashlib
 import logging
 import secrets
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -44,6 +47,24 @@ def _read_body(request) -> bytes | None:
     return None if len(body) > limit else body
 
 
+def _replay_problem(timestamp: str, nonce: str, body: bytes) -> str:
+    """Why a signed POST is a replay, or "": its timestamp must be within GRIDLOOP_WECHAT_MAX_CLOCK_SKEW_SECONDS of
+    now, and a (timestamp, nonce) seen before may only carry the same body again (WeChat's own retries of a slow
+    answer do; the message itself is then deduplicated by its MsgId)."""
+    window = settings.GRIDLOOP_WECHAT_MAX_CLOCK_SKEW_SECONDS
+    try:
+        skew = abs(time.time() - int(timestamp))
+    except ValueError:
+        return "the timestamp must be whole seconds since 1970"
+    if skew > window:
+        return f"the timestamp is {int(skew)} s from the server's clock (at most {window} s)"
+    digest = hashlib.sha256(body).hexdigest()
+    key = f"gridloop:wechat-nonce:{timestamp}:{nonce}"
+    if not cache.add(key, digest, timeout=2 * window) and cache.get(key) != digest:
+        return "this timestamp and nonce were already used with another message"
+    return ""
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def wechat_endpoint(request):
@@ -59,6 +80,10 @@ def wechat_endpoint(request):
     body = _read_body(request)
     if body is None:
         return _refuse(400, f"the body is larger than {settings.GRIDLOOP_WECHAT_MAX_BODY_BYTES} bytes")
+    replay = _replay_problem(timestamp, nonce, body)
+    if replay:
+        log.warning("wechat: refused a signed request: %s", replay)
+        return _refuse(403, replay)
     crypto = None
     if request.GET.get("encrypt_type", "").lower() == "aes":
         try:

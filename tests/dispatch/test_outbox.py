@@ -315,3 +315,34 @@ def test_the_relay_task_runs_batches_until_nothing_is_due(settings):
         sms_rows(5)
         result = outbox.relay_pending(limit=2)
     assert (result.claimed, result.delivered) == (5, 5) and len(fake.delivered) == 5
+
+
+def test_a_long_batch_renews_its_lease_so_no_other_relay_takes_its_rows(settings):
+    """The relay sends slowly (each message 12 s): it renews the lease of the rows still to send, so a second relay
+    finds nothing to claim mid-batch; without renewal the 30 s lease would have run out after the third message."""
+    start = timezone.now()
+    with FakeReceiver() as fake, time_machine.travel(start, tick=False) as clock:
+        settings.GRIDLOOP_SMS_API_BASE = fake.base_url
+        sms_rows(6)
+        real_deliver = outbox._deliver
+        claimed_meanwhile = []
+
+        def slow(row, now):
+            clock.shift(timedelta(seconds=12))
+            claimed_meanwhile.append(len(outbox._claim(10, timezone.now())))  # a second relay, at this moment
+            real_deliver(row, timezone.now())
+
+        with mock.patch.object(outbox, "_deliver", slow):
+            assert relay_batch().delivered == 6
+    assert claimed_meanwhile == [0] * 6 and len(fake.requests) == 6 and fake.duplicates == 0
+
+
+def test_a_dead_relays_rows_are_sent_again_within_the_lease(settings):
+    assert settings.GRIDLOOP_OUTBOX_LEASE_SECONDS <= 30
+    start = timezone.now()
+    with FakeReceiver() as fake, time_machine.travel(start, tick=False) as clock:
+        settings.GRIDLOOP_SMS_API_BASE = fake.base_url
+        sms_rows(3)
+        assert len(outbox._claim(10, timezone.now())) == 3  # claimed by a relay that is then killed
+        clock.shift(timedelta(seconds=settings.GRIDLOOP_OUTBOX_LEASE_SECONDS + 1))
+        assert relay_batch().delivered == 3

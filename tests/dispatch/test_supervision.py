@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from config.errors import Conflict, InvalidInput, PermissionDenied
+from config.errors import Conflict, InvalidInput, NotFound
 from dispatch.models import OutboxMessage, SupervisionOrder
 from dispatch.supervision import supervision_orders_visible, supervision_reply
 from events.integrity import chain_verify
@@ -62,7 +62,7 @@ def test_the_department_replies_once_the_reply_is_logged_and_the_supervisor_told
     case = handling_case(world)
     act(case, "urge", world.supervisor, note="请尽快处理")
     order = SupervisionOrder.objects.get()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         supervision_reply(order_id=order.pk, user=world.handler_y, text="不是我们")
     with pytest.raises(InvalidInput):
         supervision_reply(order_id=order.pk, user=world.handler, text="  ")
@@ -87,7 +87,7 @@ def test_the_api_lists_open_orders_for_the_department_and_takes_the_reply(world)
     assert listed["count"] == 1 and listed["results"][0]["light"] == "green"
     order_id = listed["results"][0]["id"]
     assert client_for(world.handler_y).post(f"/api/v1/supervision-orders/{order_id}/reply/",
-                                            {"reply": "x"}, format="json").status_code == 403
+                                            {"reply": "x"}, format="json").status_code == 404  # as a missing one
     reply = handler.post(f"/api/v1/supervision-orders/{order_id}/reply/", {"reply": "已处理"}, format="json")
     assert reply.status_code == 200 and reply.json()["light"] == "done"
     assert handler.post(f"/api/v1/supervision-orders/{order_id}/reply/", {"reply": "again"},

@@ -287,12 +287,14 @@ def _jpeg_with_exif(orientation=6, lat=(30, 0, 18), lng=(120, 0, 18)) -> SimpleU
     return SimpleUploadedFile("exif.jpg", buffer.getvalue(), content_type="image/jpeg")
 
 
-def test_exif_orientation_and_gps_are_kept(world):
+def test_exif_orientation_and_gps_are_kept_in_the_metadata_not_in_the_file(world):
     case, _ = _report(world, photos=[_jpeg_with_exif()])
     attachment = case.attachments.get()
     assert attachment.metadata["orientation"] == 6
     assert attachment.metadata["gps"] == {"lat": 30.005, "lng": 120.005}
-    assert (attachment.metadata["width"], attachment.metadata["height"]) == (16, 8)
+    assert (attachment.metadata["width"], attachment.metadata["height"]) == (8, 16)  # stored upright
+    with Image.open(attachment.file) as stored:
+        assert stored.size == (8, 16) and not stored.getexif()  # no GPS (nor anything else) in the file
     assert attachment.content_type == "image/jpeg" and attachment.size > 0 and len(attachment.sha256) == 64
     # and on the photos of a transition too
     case = act(case, "dispatch", world.dispatcher, department=world.dept.code)
@@ -300,3 +302,13 @@ def test_exif_orientation_and_gps_are_kept(world):
     case = act(case, "complete", world.handler, note="已处理", photos=[_jpeg_with_exif(orientation=3)])
     after = case.attachments.get(kind="after")
     assert after.metadata["orientation"] == 3 and after.event_seq == case.last_seq
+
+
+def test_anything_appended_to_a_photo_is_not_stored(world):
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(buffer, "JPEG")
+    polyglot = buffer.getvalue() + b"<html><script>alert(document.cookie)</script></html>"
+    upload = SimpleUploadedFile("p.jpg", polyglot, content_type="image/jpeg")
+    case, _ = _report(world, photos=[upload])
+    stored = case.attachments.get().file.read()
+    assert b"<script>" not in stored and stored.endswith(b"\xff\xd9")

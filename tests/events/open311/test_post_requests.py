@@ -126,8 +126,6 @@ def test_the_key_may_come_in_the_query_string(o311, world, api_key):
 # --- bad parameters: 400 naming the parameter, nothing stored ------------------------------------------------------------
 BAD = [
     ({"service_code": None}, "service_code"),
-    ({"service_code": "X9999"}, "service_code"),
-    ({"service_code": "C0102"}, "service_code"),  # retired below
     ({"lat": None}, "lat and long"),
     ({"long": None}, "lat and long"),
     ({"lat": "north"}, "lat"),
@@ -137,7 +135,6 @@ BAD = [
     ({"long": "inf"}, "long"),
     ({"lat": "31.5", "long": "121.5"}, "outside the service area"),
     ({"lat": None, "long": None}, "location"),
-    ({"lat": None, "long": None, "address_string": "幸福路 12 号"}, "address_string"),
     ({"lat": None, "long": None, "address_id": "990101"}, "address_id"),
     ({"lat": None, "long": None, "address_id": "12345"}, "address_id"),
     ({"description": "长" * 4001}, "description"),
@@ -161,6 +158,25 @@ def test_each_bad_parameter_is_a_400_in_the_spec_format_and_nothing_is_filed(o31
     [description] = errors(response, 400, fmt)
     assert words in description
     assert not Case.objects.exists() and not InboundReport.objects.exists()
+
+
+@pytest.mark.parametrize("code", ["X9999", "C0102"])  # unknown, retired
+def test_an_unknown_service_code_is_the_specs_404_and_nothing_is_filed(o311, world, api_key, code):
+    category_set_active(category=Category.objects.get(code="C0102"), active=False)
+    response = post_request(o311, "json", api_key=api_key, headers={"Accept-Language": "en"},
+                            **report_fields(world, service_code=code))
+    [description] = errors(response, 404, "json")
+    assert "service_code" in description and "not found" in description
+    assert not Case.objects.exists() and not InboundReport.objects.exists()
+
+
+def test_an_address_string_alone_is_filed_unstructured_for_the_intake_center(o311, world, api_key):
+    response = post_request(o311, "json", api_key=api_key,
+                            **report_fields(world, lat=None, long=None, address_string="幸福路 12 号"))
+    assert response.status_code == 201, response.content
+    case = Case.objects.get()
+    assert case.unstructured and case.lat is None and case.region_code == "990100"
+    assert case.address == "幸福路 12 号"
 
 
 def test_an_unknown_jurisdiction_is_a_404(o311, world, api_key):

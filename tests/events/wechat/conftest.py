@@ -6,6 +6,7 @@
 
 import hashlib
 import itertools
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -45,7 +46,13 @@ def message_xml(openid: str, msg_type: str, *, create_time: int | None = None, m
     return "<xml>" + "".join(parts) + "</xml>"
 
 
-def query(timestamp="1790000000", nonce="12345", token=TOKEN, **extra) -> dict:
+_nonces = itertools.count(10_000)
+
+
+def query(timestamp=None, nonce=None, token=TOKEN, **extra) -> dict:
+    """Signed query parameters as WeChat sends them: the current time (tests may travel) and a fresh nonce."""
+    timestamp = str(int(time.time())) if timestamp is None else timestamp
+    nonce = str(next(_nonces)) if nonce is None else nonce
     return {"signature": signature(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce, **extra}
 
 

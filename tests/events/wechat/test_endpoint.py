@@ -173,3 +173,38 @@ def test_unsubscribe_and_location_reports_are_acknowledged_with_success(world):
     assert citizen.send("event", Event="unsubscribe") == ""
     assert citizen.send("event", Event="LOCATION", Latitude=30.1, Longitude=120.1, Precision=10) == ""
     assert WeChatMessage.objects.count() == 2
+
+
+# --- Replay (issue 19): plaintext mode's signature does not cover the body ----------------------------------------------
+def test_a_signed_url_older_than_the_window_is_refused_and_nothing_stored(world, settings):
+    import time
+
+    old = str(int(time.time()) - settings.GRIDLOOP_WECHAT_MAX_CLOCK_SKEW_SECONDS - 5)
+    answer = post(Client(), message_xml("oWX-replayer", "text", Content="路灯不亮"), query(timestamp=old))
+    assert answer.status_code == 403 and b"clock" in answer.content
+    assert not WeChatMessage.objects.exists()
+
+
+def test_the_2019_timestamp_of_the_probe_is_refused(world):
+    answer = post(Client(), message_xml("oWX-replayer", "text", Content="x"), query(timestamp="1546300800"))
+    assert answer.status_code == 403
+
+
+def test_a_leaked_signed_url_cannot_carry_another_message(world):
+    params = query(openid="oWX-victim")
+    first = post(Client(), message_xml("oWX-victim", "text", Content="你好"), params)
+    assert first.status_code == 200
+    forged = post(Client(), message_xml("oWX-victim", "text", Content="伪造的举报"), params)
+    assert forged.status_code == 403 and b"nonce" in forged.content
+    assert WeChatMessage.objects.count() == 1
+
+
+def test_wechats_own_retry_of_the_same_message_is_answered(world):
+    params, xml = query(openid="oWX-retry"), message_xml("oWX-retry", "text", Content="你好")
+    assert post(Client(), xml, params).status_code == 200
+    assert post(Client(), xml, params).status_code == 200  # same timestamp, nonce and body: WeChat retrying
+    assert WeChatMessage.objects.count() == 1
+
+
+def test_a_timestamp_that_is_not_a_number_is_refused(world):
+    assert post(Client(), message_xml("oWX-x", "text", Content="x"), query(timestamp="soon")).status_code == 403
