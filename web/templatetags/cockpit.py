@@ -38,7 +38,8 @@ def change(value, previous, kind, code):
         return format_html('<span class="change change-same">= {}</span>', _("same as the previous period"))
     up = delta > 0
     better = (not up) if code in LOWER_IS_BETTER else up
-    amount = f"{abs(delta) * 100:.1f} {_('pp')}" if kind == "rate" else f"{abs(delta):,}"
+    points = _("pp")  # percentage points
+    amount = f"{abs(delta) * 100:.1f} {points}" if kind == "rate" else f"{abs(delta):,}"
     return format_html('<span class="change change-{}">{} {} {} ({})</span>', "better" if better else "worse",
                        "↑" if up else "↓", amount, _("vs previous period"), _("better") if better else _("worse"))
 
