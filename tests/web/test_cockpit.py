@@ -288,3 +288,14 @@ def test_big_screen_has_every_panel(world, built):
                    "cockpit-escalated", "cockpit-overdue"):
         assert marker in text, marker
     assert "big-screen" in text
+
+
+def test_the_orders_panel_refreshes_itself_as_a_fragment(world):
+    (case,) = overdue_cases(world, 1)
+    wheel(world, [case.number], action="urge", note="请加快")
+    client = page_client(world.supervisor)
+    fragment = client.get("/cockpit/", {"region": "990101", "panel": "orders"}, HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200
+    text = fragment.content.decode()
+    assert text.lstrip().startswith("<section") and case.number in text and "<html" not in text
+    assert client.get("/cockpit/", {"region": "990102", "panel": "orders"}, HTTP_HX_REQUEST="true").status_code == 403

@@ -62,7 +62,12 @@ def _panels_context(request):
 
 @role_required(Role.SUPERVISOR)
 def cockpit(request):
-    """The cockpit: every panel follows the period and the region (breadcrumb or map)."""
+    """The cockpit: every panel follows the period and the region (breadcrumb or map). The orders panel polls
+    itself (htmx, ``panel=orders``) so a department's reply shows without a reload."""
+    if getattr(request, "htmx", False) and request.GET.get("panel") == "orders":
+        region, scope = _scoped(request)
+        return render(request, "web/cockpit/_orders.html", {
+            "orders": panels.orders(scope, timezone.now()), "region": region, "poll": True})
     context = _panels_context(request)
     status = 400 if context["period_error"] else 200
     if request.GET.get("mode") == "big":
