@@ -8,7 +8,10 @@ if (form) {
   const count = () => {
     const selected = boxes().filter((b) => b.checked);
     boxes().forEach((b) => b.closest("tr").classList.toggle("is-selected", b.checked));
-    if (shown) shown.textContent = `${selected.length} / ${boxes().length}`;
+    if (shown) {
+      shown.textContent = (shown.dataset.template || "{selected} / {total}")
+        .replace("{selected}", selected.length).replace("{total}", boxes().length);
+    }
     if (all) all.checked = selected.length > 0 && selected.length === boxes().length;
   };
   if (all) {
