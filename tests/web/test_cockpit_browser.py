@@ -138,3 +138,21 @@ def test_big_screen_fits_1920_by_1080_without_scrollbars(page, live_server, worl
     assert sizes["font"] >= 48  # key figures readable from 5 m
     assert_accessible(page, name="cockpit big screen")
     screenshot(page, "cockpit-big-screen")
+
+
+def test_the_daily_briefing_page_prints_and_downloads(page, live_server, world):
+    overdue_cases(world, 2)
+    sign_in(page, live_server, world.supervisor)
+    page.goto(f"{live_server.url}/cockpit/?region=990101")
+    page.get_by_role("link", name=re.compile("Daily briefing|一日一研商")).click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", level=1).inner_text().startswith(("Daily briefing", "一日一研商"))
+    assert_accessible(page, name="cockpit briefing")
+    screenshot(page, "cockpit-briefing")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Download PDF|下载 PDF")).click()
+    path = download.value.path()
+    with open(path, "rb") as pdf:
+        assert pdf.read(4) == b"%PDF"
+    page.emulate_media(media="print")
+    assert not page.get_by_role("link", name=re.compile("Back to the cockpit|返回驾驶舱")).is_visible()
