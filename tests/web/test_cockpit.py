@@ -38,9 +38,20 @@ def built(world):
     return cases
 
 
+def note_templates():
+    """The migration's default note templates (a transactional test's flush removes migration data: made again)."""
+    from importlib import import_module
+
+    defaults = import_module("dispatch.migrations.0009_cockpit_rectification_templates").DEFAULT_TEMPLATES
+    for index, (kind, type_, title, text, days) in enumerate(defaults):
+        SupervisionTemplate.objects.get_or_create(title=title, defaults={
+            "kind": kind, "type": type_, "text": text, "reply_days": days, "position": index})
+
+
 def overdue_cases(world, count, *, days_ago=15):
     """``count`` patrol cases (暴露垃圾: 4 working hours to handle) dispatched to world.dept and signed ``days_ago``
-    days ago: overdue now."""
+    days ago: overdue now. (Also makes sure the note templates are there.)"""
+    note_templates()
     then = datetime.now(SH) - timedelta(days=days_ago)
     category = Category.objects.get(code="E0102")
     cases = []
