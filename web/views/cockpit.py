@@ -264,6 +264,7 @@ def briefing(request):
     return render(request, "web/cockpit/briefing.html", {
         "region": region, "day": day, "data": found.data, "sections": briefing_sections(found.data),
         "breadcrumb": panels.breadcrumb(request.user, region),
+        "generated_at": timezone.localtime(parse_datetime(found.data["generated_at"])),
     })
 
 
