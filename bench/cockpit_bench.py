@@ -272,14 +272,17 @@ def main():
     parser.add_argument("--orders", type=int, default=5, help="how many times a 督办 to 50 cases is timed")
     parser.add_argument("--partition", action="store_true", help="also time DailyFact partitioned by month")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure again on the database a --keep run left (no generation; implies --keep)")
     args = parser.parse_args()
 
     os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["GRIDLOOP_VAR_DIR"] = str(ROOT / "var" / "cockpitbench")
     os.environ["LOG_LEVEL"] = "WARNING"
-    eb.psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    eb.psql(f"CREATE DATABASE {DB_NAME}")
+    if not args.reuse:
+        eb.psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        eb.psql(f"CREATE DATABASE {DB_NAME}")
     import django
 
     django.setup()
@@ -288,17 +291,19 @@ def main():
     from django.test import Client
 
     started_all = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    from grids.demo import demo_city_build
+    gen, drill, city_s = {}, {}, 0.0
+    if not args.reuse:
+        call_command("migrate", verbosity=0)
+        from grids.demo import demo_city_build
 
-    t0 = time.perf_counter()
-    demo_city_build(districts=10, streets=10, communities=10, grids=40, seed=1)
-    city_s = time.perf_counter() - t0
-    eb.say(f"demo city (40,000 grids) in {city_s:.0f} s")
-    gen = eb.generate(args.cases)
-    eb.say(f"rollups of {args.cases:,} cases generated")
-    drill = drill_tables(args.cases)
-    eb.say("case rows, facts, items and clocks generated")
+        t0 = time.perf_counter()
+        demo_city_build(districts=10, streets=10, communities=10, grids=40, seed=1)
+        city_s = time.perf_counter() - t0
+        eb.say(f"demo city (40,000 grids) in {city_s:.0f} s")
+        gen = eb.generate(args.cases)
+        eb.say(f"rollups of {args.cases:,} cases generated")
+        drill = drill_tables(args.cases)
+        eb.say("case rows, facts, items and clocks generated")
 
     from dispatch.evaluation.selectors import Period as P
     from dispatch.evaluation.selectors import indicator_table, metrics_scope
@@ -353,6 +358,7 @@ def main():
     assert len(open_cases) == 50 * args.orders, "not enough open cases"
     due = (datetime.now(SH) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
     order_runs = []
+    orders_before = SupervisionOrder.objects.count()
     for run in range(args.orders):
         numbers = open_cases[run * 50:(run + 1) * 50]
         started = time.perf_counter()
@@ -360,7 +366,7 @@ def main():
                                                  "reply_due": due, "note": "限期处置并回复", "back": "/cockpit/"})
         order_runs.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 302
-    checks["orders made"] = SupervisionOrder.objects.count()
+    checks["orders made"] = SupervisionOrder.objects.count() - orders_before
     assert checks["orders made"] == 50 * args.orders
     results["督办 to 50 selected cases (the page; 50 × case_act)"] = order_runs
     eb.say("督办 timed")
@@ -369,14 +375,15 @@ def main():
 
     print(f"\nCockpit benchmark: {args.cases:,} cases over 2025, demo city with 40,000 unit grids, PostgreSQL "
           f"{connection.pg_version // 10000}; the district supervisor of {district.name} ({district.code})")
-    print(f"  demo city {city_s:.0f} s; rollups: items {gen['items_s']:.0f} s, DailyFact {gen['daily_s']:.0f} s, "
-          f"SummaryFact {gen['summary_s']:.0f} s, indexes {gen['index_s']:.0f} s, logged {gen['logged_s']:.0f} s")
-    print(f"  case rows {drill['cases_s']:.0f} s, CaseFact {drill['facts_s']:.0f} s, FactItem {drill['items_s']:.0f} s, "
-          f"clocks {drill['clocks_s']:.0f} s, indexes {drill['index_s']:.0f} s")
-    for table in ("dispatch_dailyfact", "dispatch_summaryfact"):
-        print(f"  {table:22s} rows {gen[table][0]:>12,}  size {gen[table][1]}")
-    for table in ("events_case", "dispatch_casefact", "dispatch_factitem", "dispatch_stageclock"):
-        print(f"  {table:22s} rows {drill[table][0]:>12,}  size {drill[table][1]}")
+    if gen:
+        print(f"  demo city {city_s:.0f} s; rollups: items {gen['items_s']:.0f} s, DailyFact {gen['daily_s']:.0f} s, "
+              f"SummaryFact {gen['summary_s']:.0f} s, indexes {gen['index_s']:.0f} s, logged {gen['logged_s']:.0f} s")
+        print(f"  case rows {drill['cases_s']:.0f} s, CaseFact {drill['facts_s']:.0f} s, FactItem {drill['items_s']:.0f} s, "
+              f"clocks {drill['clocks_s']:.0f} s, indexes {drill['index_s']:.0f} s")
+        for table in ("dispatch_dailyfact", "dispatch_summaryfact"):
+            print(f"  {table:22s} rows {gen[table][0]:>12,}  size {gen[table][1]}")
+        for table in ("events_case", "dispatch_casefact", "dispatch_factitem", "dispatch_stageclock"):
+            print(f"  {table:22s} rows {drill[table][0]:>12,}  size {drill[table][1]}")
     print(f"  checks: {checks}")
     print(f"\n  {'measure':58s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}   (n)")
     for label, runs in {**results, **{k: v for k, v in part.items() if k != 'build_s'}}.items():
@@ -385,7 +392,7 @@ def main():
     if part:
         print(f"  (partitioned copy of DailyFact built in {part['build_s']:.0f} s)")
     print(f"\n  peak RSS (getrusage): {peak:.0f} MB; total {time.perf_counter() - started_all:.0f} s")
-    if not args.keep:
+    if not (args.keep or args.reuse):
         connection.close()
         eb.psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
 

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count
-from django.db.models.functions import Substr
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,6 +27,7 @@ from dispatch.evaluation.selectors import (
     level_of_region,
     metrics_scope,
     overdue_cases,
+    overdue_count,
     period_resolve,
     previous_period,
     region_get,
@@ -145,8 +144,8 @@ def kpis(region: Region, scope: MetricsScope, period: Period, previous: Period) 
     out = []
     for code in KPIS:
         if code == "overdue":
-            count = overdue_cases(prefixes=scope.prefixes, period=period).count()
-            before = overdue_cases(prefixes=scope.prefixes, period=previous).count()
+            count = overdue_count(prefixes=scope.prefixes, period=period)
+            before = overdue_count(prefixes=scope.prefixes, period=previous)
             url = cases_url(list="overdue", region=region.code, **period_query(period))
             out.append(Kpi("overdue", _label(_("overdue count"), "超期数"), "count", count, count, None, before, url,
                            "", False))
@@ -210,9 +209,8 @@ def children(region: Region, scope: MetricsScope, period: Period, *, user) -> di
         return None
     codes = ["reported", "accepted", "closure_rate", "recurrence_rate", "satisfaction_rate"]
     table = indicator_table(user=user, group_by=child, period=period, scope=scope, codes=codes)
-    overdue = {row["c"]: row["n"] for row in overdue_cases(prefixes=scope.prefixes, period=period).annotate(
-        c=Substr("region_code", 1, {"district": 6, "street": 9, "community": 12, "grid": 15}[child]))
-        .values("c").annotate(n=Count("id")).order_by()}
+    overdue = overdue_count(prefixes=scope.prefixes, period=period,
+                            group_length={"district": 6, "street": 9, "community": 12, "grid": 15}[child])
     regions = {r.code: r for r in Region.objects.filter(parent=region).order_by("code")}
     by_key = {row["key"]: row for row in table.rows}
     rows, features = [], []
@@ -312,7 +310,7 @@ def cockpit_panels(*, user, region: Region, scope: MetricsScope, period: Period,
         "trend": trend(region, scope, period),
         "children": children(region, scope, period, user=user),
         "leagues": leagues(region, scope, period),
-        "overdue": {"rows": overdue_rows, "count": overdue.count(),
+        "overdue": {"rows": overdue_rows, "count": overdue_count(prefixes=scope.prefixes, now=now),
                     "url": cases_url(list="overdue_now", region=region.code)},
         "escalated": {"rows": list(escalated[:PANEL_ROWS]), "count": escalated.count(),
                       "url": cases_url(list="escalated", region=region.code)},
