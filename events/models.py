@@ -195,9 +195,6 @@ class Case(models.Model):
         constraints = [models.UniqueConstraint(fields=["number"], name="unique_case_number")]
         indexes = [
             models.Index(fields=["state", "level", "region_code"]),
-            # An area's case ids without reading the rows (index-only): the cockpit joins the late stage clocks to it.
-            models.Index(fields=["region_code", "id"], name="case_region_ids", opclasses=["varchar_pattern_ops",
-                                                                                          "int8_ops"]),
             models.Index(fields=["department", "state"]),
             models.Index(fields=["citizen_key"], name="case_citizen_key"),
             models.Index(fields=["merged_into"], name="case_merged_into", condition=models.Q(merged_into__isnull=False)),

@@ -515,7 +515,7 @@ def overdue_cases(*, prefixes: list[str] | None, department: int | None = None, 
     deadline), most overdue first. Without a period: open work overdue now (an unfinished, running clock past its
     deadline). With a period: the stages whose deadline fell in it and that were unfinished at the deadline (the
     daily briefing's 超期 count, over a period). One join of the late clocks (partial index clock_late_or_open) with
-    the area's case ids (index-only, case_region_ids), grouped by case."""
+    the area's cases, grouped by case (docs/scaling.md: at 3M cases this join is the first screen's slow part)."""
     from django.db.models import Min
 
     cases = _overdue_base(prefixes=prefixes, department=department, period=period, now=now or timezone.now())
