@@ -14,6 +14,7 @@ from .models import (
     RoutingRule,
     SlaPolicy,
     StageClock,
+    SupervisionTemplate,
 )
 from .outbox import outbox_retry
 from .selectors import missing_holiday_years, work_calendar_invalidate
@@ -177,3 +178,12 @@ class StageClockAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(SupervisionTemplate)
+class SupervisionTemplateAdmin(admin.ModelAdmin):
+    """The notes a supervisor starts a 催办 or 督办 from on the cockpit."""
+
+    list_display = ["title", "kind", "type", "reply_days", "position"]
+    list_filter = ["kind", "type"]
+    list_editable = ["position"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, citizen, console, dept, desk, field, geo, placeholders
+from .views import auth, citizen, cockpit, console, dept, desk, field, geo
 
 app_name = "web"
 
@@ -39,7 +39,13 @@ urlpatterns = [
     path("field/photos/<int:pk>/", field.photo, name="field_photo"),
     path("field/sw.js", field.service_worker, name="field_sw"),
     path("field/manifest.webmanifest", field.manifest, name="field_manifest"),
-    path("cockpit/", placeholders.cockpit, name="cockpit"),
+    path("cockpit/", cockpit.cockpit, name="cockpit"),
+    path("cockpit/big/", cockpit.big, name="cockpit_big"),
+    path("cockpit/cases/", cockpit.cases, name="cockpit_cases"),
+    path("cockpit/act/", cockpit.act, name="cockpit_act"),
+    path("cockpit/blacklist/<int:pk>/rectify/", cockpit.rectify, name="cockpit_rectify"),
+    path("cockpit/briefing/", cockpit.briefing, name="cockpit_briefing"),
+    path("cockpit/briefing/pdf/", cockpit.briefing_pdf, name="cockpit_briefing_pdf"),
     path("c/", citizen.home, name="citizen_home"),
     path("c/report/", citizen.report, name="citizen_report"),
     path("c/code/", citizen.code, name="citizen_code"),

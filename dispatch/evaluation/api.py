@@ -41,7 +41,9 @@ from .serializers import (
     IndicatorTableSerializer,
     RankingQuerySerializer,
     RankingSerializer,
+    RectifySerializer,
 )
+from .services import blacklisting_rectify
 
 BAD_INPUT = OpenApiResponse(ErrorSerializer, description=_("Bad input; `fields` names each bad parameter."))
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description=_("Not a supervisor of this area, a handler of this "
@@ -217,3 +219,21 @@ class BlackListView(generics.GenericAPIView):
         page = self.paginate_queryset(keep)
         return self.get_paginated_response(BlackListingSerializer(page, many=True).data)
 
+
+
+class BlackListRectifyView(generics.GenericAPIView):
+    serializer_class = RectifySerializer
+
+    @extend_schema(
+        tags=["metrics"],
+        summary=_("Mark a black-listed unit's rectification done, with a note"),
+        request=RectifySerializer,
+        responses={200: BlackListingSerializer, 400: BAD_INPUT, 403: FORBIDDEN,
+                   404: OpenApiResponse(ErrorSerializer, description=_("No such black listing.")),
+                   409: OpenApiResponse(ErrorSerializer, description=_("Already marked done."))},
+    )
+    def post(self, request, pk):
+        body = RectifySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        listing = blacklisting_rectify(listing_id=pk, user=request.user, note=body.validated_data["note"])
+        return Response(BlackListingSerializer(listing).data)

@@ -17,7 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
@@ -440,3 +440,130 @@ def level_of_region(region: Region) -> str:
     names: dict[str, str] = {Level.CITY: "city", Level.DISTRICT: "district", Level.STREET: "street",
                              Level.COMMUNITY: "community", Level.GRID: "grid"}
     return names[region.level]
+
+
+# --- The cockpit: series, the previous period, overdue and escalated work, orders ----------------------------------------
+def previous_period(period: Period) -> Period:
+    """The period just before, to compare with: the month / quarter / year before a whole one, else as many days."""
+    if period.first.day == 1 and period.last == month_end(period.last):
+        months = (period.last.year - period.first.year) * 12 + period.last.month - period.first.month + 1
+        index = period.first.year * 12 + period.first.month - 1 - months
+        first = date(index // 12, index % 12 + 1, 1)
+        last = period.first - timedelta(days=1)
+        return Period(first, last)
+    return Period(period.first - timedelta(days=period.days), period.first - timedelta(days=1))
+
+
+def counter_series(*, period: Period, scope: MetricsScope, counters) -> tuple[str, list[tuple[date, dict]]]:
+    """The counters summed per day (periods up to 62 days) or per month, over the scope: ``(grain, [(first day,
+    sums)])`` with every step of the period present (zeros where nothing happened). Reads SummaryFact like
+    ``counter_sums`` (one dimension's rows add up to the whole), else DailyFact."""
+    grain = Grain.DAY if period.days <= 62 else Grain.MONTH
+    steps: list[date] = []
+    step = period.first if grain == Grain.DAY else period.first.replace(day=1)
+    while step <= period.last:
+        steps.append(step)
+        step = step + timedelta(days=1) if grain == Grain.DAY else month_end(step) + timedelta(days=1)
+    found: dict[date, dict] = {s: defaultdict(int) for s in steps}
+    sums_of = {name: Sum(name) for name in counters}
+    rows: Any  # (summary or daily rows, as values() dicts)
+    if _summary_ok(scope):
+        when = Q(grain=Grain.DAY, period__range=(period.first, period.last))
+        if grain == Grain.MONTH:  # whole months from month rows, the cut months' days from day rows
+            when = Q(pk__in=[])
+            for part, first, last in segments(period):
+                when |= Q(grain=part, period__range=(first, last))
+        rows = (SummaryFact.objects.filter(when, _prefix_q(scope.prefixes, "scope"), dim="district")
+                .values("period").annotate(**sums_of).order_by())
+        column = "period"
+    else:
+        rows = DailyFact.objects.filter(day__range=(period.first, period.last)).filter(
+            _prefix_q(scope.prefixes, "region_code"))
+        if scope.departments is not None:
+            rows = rows.filter(department__in=scope.departments)
+        for name in ("department", "category", "channel"):
+            if name in scope.filters:
+                rows = rows.filter(**{name: scope.filters[name]})
+        rows = rows.values("day").annotate(**sums_of).order_by()
+        column = "day"
+    for row in rows:
+        day = row.pop(column)
+        _merge(found[day if grain == Grain.DAY else day.replace(day=1)], row)
+    return grain, [(s, dict(found[s])) for s in steps]
+
+
+def _late_q(*, period: Period | None, now) -> Q:
+    """The case's stage clocks that ran late: running past the deadline now, or (with a period) whose deadline fell
+    in the period and that were unfinished at it."""
+    from django.db.models import F
+
+    if period is None:
+        return Q(clocks__finished_at__isnull=True, clocks__paused_at__isnull=True, clocks__deadline__lt=now)
+    zone = timezone.get_default_timezone()
+    start = timezone.make_aware(datetime.combine(period.first, time.min), zone)
+    end = min(now, timezone.make_aware(datetime.combine(period.last + timedelta(days=1), time.min), zone))
+    return (Q(clocks__finished_at__isnull=True) | Q(clocks__finished_at__gt=F("clocks__deadline"))) & Q(
+        clocks__deadline__gte=start, clocks__deadline__lt=end)
+
+
+def _overdue_base(*, prefixes, department, period, now) -> QuerySet[Case]:
+    from events.models import OPEN_STATES
+
+    cases = Case.objects.filter(_prefix_q(prefixes, "region_code"), _late_q(period=period, now=now))
+    if period is None:
+        cases = cases.filter(state__in=OPEN_STATES)
+    if department is not None:
+        cases = cases.filter(department_id=department)
+    return cases
+
+
+def overdue_cases(*, prefixes: list[str] | None, department: int | None = None, period: Period | None = None,
+                  now=None) -> QuerySet[Case]:
+    """Cases with a stage that ran past its deadline, each annotated with ``overdue_since`` (the earliest such
+    deadline), most overdue first. Without a period: open work overdue now (an unfinished, running clock past its
+    deadline). With a period: the stages whose deadline fell in it and that were unfinished at the deadline (the
+    daily briefing's 超期 count, over a period). One join of the late clocks (partial index clock_late_or_open) with
+    the area's cases, grouped by case (docs/scaling.md: at 3M cases this join is the first screen's slow part)."""
+    from django.db.models import Min
+
+    cases = _overdue_base(prefixes=prefixes, department=department, period=period, now=now or timezone.now())
+    return (cases.annotate(overdue_since=Min("clocks__deadline"))
+            .select_related("category", "department", "grid", "street", "district")
+            .order_by("overdue_since", "number"))
+
+
+def overdue_count(*, prefixes: list[str] | None, department: int | None = None, period: Period | None = None,
+                  now=None, group_length: int | None = None):
+    """How many cases ``overdue_cases`` lists; with ``group_length``, {region code prefix of that length: count}."""
+    from django.db.models import Count
+    from django.db.models.functions import Substr
+
+    cases = _overdue_base(prefixes=prefixes, department=department, period=period, now=now or timezone.now())
+    if group_length is None:
+        return cases.aggregate(n=Count("id", distinct=True))["n"]
+    rows = cases.annotate(c=Substr("region_code", 1, group_length)).values("c").annotate(
+        n=Count("id", distinct=True)).order_by()
+    return {row["c"]: row["n"] for row in rows}
+
+
+def escalated_cases(*, region: Region) -> QuerySet[Case]:
+    """Open cases escalated to the command level of ``region`` (street, district or city) inside it, latest first."""
+    from events.models import OPEN_STATES
+
+    levels: dict[str, str] = {Level.STREET: "street", Level.DISTRICT: "district", Level.CITY: "city"}
+    level = levels.get(region.level)
+    if level is None:
+        return Case.objects.none()
+    return (Case.objects.filter(region_code__startswith=region.subtree_prefix, level=level, escalations_count__gt=0,
+                                state__in=OPEN_STATES)
+            .select_related("category", "department", "grid", "street", "district").order_by("-updated_at", "number"))
+
+
+def supervision_orders_in(*, prefixes: list[str] | None, department: int | None = None):
+    """The 催办 and 督办 orders on the cases of an area (or to one department), newest first."""
+    from dispatch.models import SupervisionOrder
+
+    orders = SupervisionOrder.objects.filter(_prefix_q(prefixes, "case__region_code"))
+    if department is not None:
+        orders = orders.filter(department_id=department)
+    return orders.select_related("case", "department", "issued_by", "replied_by").order_by("-issued_at", "-id")

@@ -163,6 +163,7 @@ class BriefingSerializer(serializers.Serializer):
 
 
 class BlackListingSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
     object = serializers.CharField()
     kind = serializers.CharField()
     key = serializers.CharField()
@@ -171,4 +172,12 @@ class BlackListingSerializer(serializers.Serializer):
     month = serializers.DateField()
     yellow_months = serializers.ListField(child=serializers.CharField())
     rectify_by = serializers.DateField()
+    rectified_at = serializers.DateTimeField(allow_null=True)
+    rectified_by = serializers.StringRelatedField(allow_null=True)
+    rectification_note = serializers.CharField()
+
+
+class RectifySerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, allow_blank=True,
+                                 help_text=_("What the unit rectified (required)."))
 

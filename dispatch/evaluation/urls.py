@@ -9,4 +9,5 @@ urlpatterns = [
     path("case-export/", api.CaseExportView.as_view(), name="metrics-case-export"),
     path("briefings/", api.BriefingView.as_view(), name="metrics-briefing"),
     path("blacklist/", api.BlackListView.as_view(), name="metrics-blacklist"),
+    path("blacklist/<int:pk>/rectify/", api.BlackListRectifyView.as_view(), name="metrics-blacklist-rectify"),
 ]

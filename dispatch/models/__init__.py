@@ -16,9 +16,9 @@ from .heartbeat import Heartbeat
 from .outbox import InboxItem, OutboxChannel, OutboxMessage, OutboxState
 from .routing import RoutingRule
 from .sla import Light, SlaPolicy, Stage, StageClock
-from .supervision import SupervisionKind, SupervisionOrder, SupervisionType
+from .supervision import SupervisionKind, SupervisionOrder, SupervisionTemplate, SupervisionType
 
-__all__ = ["CalendarOverride", "Heartbeat", "InboxItem", "OutboxChannel", "OutboxMessage", "OutboxState", "RoutingRule", "SupervisionKind", "SupervisionOrder", "SupervisionType",
+__all__ = ["CalendarOverride", "Heartbeat", "InboxItem", "OutboxChannel", "OutboxMessage", "OutboxState", "RoutingRule", "SupervisionKind", "SupervisionOrder", "SupervisionTemplate", "SupervisionType",
            "Light", "SlaPolicy", "Stage", "StageClock",
            "BlackListing", "Briefing", "CaseFact", "DailyFact", "FactItem", "LeagueEntry", "LeagueTable", "RollupCursor",
            "SummaryFact"]

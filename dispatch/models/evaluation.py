@@ -282,6 +282,10 @@ class BlackListing(models.Model):
     yellow_months = models.JSONField(_("yellow-list months"), default=list)
     rectify_by = models.DateField(_("rectify by"))
     listed_at = models.DateTimeField(_("listed at"))
+    rectified_at = models.DateTimeField(_("rectification done at"), null=True, blank=True)
+    rectified_by = models.ForeignKey("grids.User", verbose_name=_("rectification marked done by"), null=True,
+                                     blank=True, on_delete=models.PROTECT, related_name="+")
+    rectification_note = models.TextField(_("rectification note"), max_length=2000, blank=True)
 
     class Meta:
         verbose_name = _("black listing")

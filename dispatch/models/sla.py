@@ -105,6 +105,10 @@ class StageClock(models.Model):
             # The console (dispatch/worklist.py) joins each listed case's running clock: read from the index alone.
             models.Index(fields=["case"], name="clock_running_cover", include=["deadline", "paused_at", "light", "stage"],
                          condition=models.Q(finished_at__isnull=True)),
+            # The cockpit's 超期 (dispatch.evaluation.selectors.overdue_cases): stages past their deadline, open or
+            # finished late — a small share of the table once the work is done on time.
+            models.Index(fields=["deadline"], name="clock_late_or_open", condition=models.Q(
+                finished_at__isnull=True) | models.Q(finished_at__gt=models.F("deadline"))),
         ]
 
     def __str__(self):

@@ -54,3 +54,22 @@ class SupervisionOrder(models.Model):
         if used >= total:
             return "red"
         return "yellow" if total > 0 and used / total >= 0.8 else "green"
+
+
+class SupervisionTemplate(models.Model):
+    """A note a supervisor starts a 催办 or 督办 from (edited in the admin; the text can be changed before sending)."""
+
+    kind = models.CharField(_("kind"), max_length=10, choices=SupervisionKind.choices)
+    type = models.CharField(_("type"), max_length=10, choices=SupervisionType.choices, blank=True)
+    title = models.CharField(_("title"), max_length=60)
+    text = models.TextField(_("text"), max_length=2000)
+    reply_days = models.PositiveSmallIntegerField(_("reply due after (days)"), default=3)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("supervision note template")
+        verbose_name_plural = _("supervision note templates")
+        ordering = ["kind", "position", "id"]
+
+    def __str__(self):
+        return self.title
