@@ -42,7 +42,7 @@ def note_templates():
     """The migration's default note templates (a transactional test's flush removes migration data: made again)."""
     from importlib import import_module
 
-    defaults = import_module("dispatch.migrations.0009_cockpit_rectification_templates").DEFAULT_TEMPLATES
+    defaults = import_module("dispatch.migrations.0010_cockpit_rectification_templates").DEFAULT_TEMPLATES
     for index, (kind, type_, title, text, days) in enumerate(defaults):
         SupervisionTemplate.objects.get_or_create(title=title, defaults={
             "kind": kind, "type": type_, "text": text, "reply_days": days, "position": index})
