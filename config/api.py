@@ -4,7 +4,8 @@ Every error body has the same shape::
 
     {"detail": "<a sentence a person can act on>", "code": "<machine code>", "fields": {"lat": ["..."]}}
 
-``fields`` appears for validation errors and names each bad field.
+``fields`` appears for validation errors and names each bad field with a list of messages; an error inside a list
+or a nested object is named by its path (``photos.0``, ``inputs.department``), never nested.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -32,6 +33,22 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
+def _field_messages(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as ``{"path": ["message", …]}`` (the documented shape)."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            out.update(_field_messages(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        out = {}
+        for index, item in enumerate(detail):
+            if item:
+                out.update(_field_messages(item, f"{prefix}.{index}" if prefix else str(index)))
+        return out
+    return {prefix or "non_field_errors": [str(item) for item in detail] if isinstance(detail, list) else [str(detail)]}
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         body = {"detail": exc.message, "code": exc.code}
@@ -52,7 +69,7 @@ def exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         fields = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
-        response.data = {"detail": _flatten(fields), "code": "invalid", "fields": fields}
+        response.data = {"detail": _flatten(fields), "code": "invalid", "fields": _field_messages(fields)}
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         response.data = {

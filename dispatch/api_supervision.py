@@ -36,7 +36,7 @@ class SupervisionReplySerializer(serializers.Serializer):
     reply = serializers.CharField(max_length=2000, allow_blank=True)
 
 
-class SupervisionOrderListView(generics.GenericAPIView):
+class SupervisionOrderListView(generics.ListAPIView):  # a list view: the schema documents the page it returns
     serializer_class = SupervisionOrderSerializer
     queryset = SupervisionOrder.objects.none()
 

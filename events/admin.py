@@ -6,11 +6,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from web.desk import event_words
+
 from .models import (
     Attachment,
     Case,
     CaseEvent,
+    CaseState,
     Category,
+    CommandLevel,
     ContactView,
     InboundReport,
     Open311ApiKey,
@@ -42,10 +46,34 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def _choice_label(choices, value: str) -> str:
+    return str(dict(choices.choices).get(value, value)) if value else "—"
+
+
 class CaseEventInline(admin.TabularInline):
+    """The timeline in the reader's language: event kinds in the desk's words (web/desk.py EVENT_WORDS), states and
+    command levels by their choice labels; the raw codes stay in the event log's own admin."""
+
     model = CaseEvent
-    fields = ["seq", "kind", "actor", "actor_kind", "actor_role", "from_state", "to_state", "level", "occurred_at"]
+    fields = ["seq", "kind_label", "actor", "actor_kind", "actor_role", "from_state_label", "to_state_label",
+              "level_label", "occurred_at"]
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("kind"))
+    def kind_label(self, event: CaseEvent) -> str:
+        return event_words(event.kind)
+
+    @admin.display(description=gettext_lazy("from state"))
+    def from_state_label(self, event: CaseEvent) -> str:
+        return _choice_label(CaseState, event.from_state)
+
+    @admin.display(description=gettext_lazy("to state"))
+    def to_state_label(self, event: CaseEvent) -> str:
+        return _choice_label(CaseState, event.to_state)
+
+    @admin.display(description=gettext_lazy("command level"))
+    def level_label(self, event: CaseEvent) -> str:
+        return _choice_label(CommandLevel, event.level)
     extra = 0
     can_delete = False
     ordering = ["seq"]

@@ -127,9 +127,19 @@ def indicator_sheet(table) -> tuple[str, list, Iterator[list]]:
     return _("Indicators"), header, rows()
 
 
+def component_title(component: str) -> str:
+    """A score component's column title in the reader's language: the indicator's title, or "1 − <title>" for a
+    lower-is-better weight written ``1-<indicator>`` (dispatch/evaluation/scores.py)."""
+    code = component.removeprefix("1-")
+    indicator = INDICATORS.get(code)
+    title = str(indicator.title) if indicator is not None else code
+    return _("1 − %(indicator)s") % {"indicator": title} if component.startswith("1-") else title
+
+
 def ranking_sheet(ranking) -> tuple[str, list, Iterator[list]]:
     components = list(ranking.weights)
-    header = [_("Rank"), _("Code"), _("Name"), _("Score"), _("Grade"), _("Sample"), *components]
+    header = [_("Rank"), _("Code"), _("Name"), _("Score"), _("Grade"), _("Sample"),
+              *[component_title(c) for c in components]]
 
     def rows():
         for entry in ranking.entries:

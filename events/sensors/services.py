@@ -379,12 +379,16 @@ class Signer:
 # Read on every HTTP batch (always from the database: a rotated secret or a deactivated signer counts at once).
 _device_by_id = CompiledQuery(lambda device_id: SensorDevice.objects.filter(device_id=device_id), str)
 _key_by_id = CompiledQuery(lambda key_id: SensorIntegrationKey.objects.filter(key_id=key_id), str)
+_UNKNOWN_SIGNER_SECRET = secrets.token_hex(32)
+SIGNER_REFUSED = gettext_noop(
+    "signature refused: the %(device)s or %(key)s must name an active device or integration key, and the signature "
+    "must be the hex HMAC-SHA256 of '<timestamp>.<body>' with its secret")
 
 
 def sensor_signer_check(*, headers: Mapping, body: bytes, now: datetime | None = None) -> Signer:
     """Check the signature headers of an HTTP batch (events/sensors/signing.py); 400 for missing or malformed
-    headers, 403 for an unknown or deactivated signer, a stale timestamp or a wrong signature. Every refusal is
-    counted."""
+    headers, 403 for a stale timestamp, and one and the same 403 for an unknown or deactivated signer or a wrong
+    signature. Every refusal is counted with its own reason."""
     now = now or timezone.now()
     device_id = (headers.get(DEVICE_HEADER) or "").strip()
     key_id = (headers.get(KEY_HEADER) or "").strip()
@@ -407,27 +411,35 @@ def sensor_signer_check(*, headers: Mapping, body: bytes, now: datetime | None =
                                          "the server's clock (%(now)s); sign with the current time")
                                        % {"stamp": stamp, "n": max_age, "now": int(now.timestamp())}),
                       reason=RejectReason.STALE)
+    # Who signed and why it is refused are kept apart from what the client hears: an unknown or deactivated device or
+    # key and a wrong signature get the same 403 (no enumeration of device ids), and an HMAC is computed for every
+    # one of them (a throwaway secret for an unknown id) so the time taken does not tell them apart either.
+    reason, detail, signer = "", "", None
     if device_id:
         found = _device_by_id(device_id)
         device = found[0] if found else None
         if device is None:
-            raise _refuse(PermissionDenied(_("unknown device %(device)r") % {"device": device_id}),
-                          reason=RejectReason.UNKNOWN_DEVICE)
-        if not device.active:
-            raise _refuse(PermissionDenied(_("device %(device)s is deactivated") % {"device": device_id}),
-                          reason=RejectReason.INACTIVE_DEVICE)
-        signer, secret = Signer(device=device), device.secret
+            reason, detail = RejectReason.UNKNOWN_DEVICE, f"unknown device {device_id!r}"
+        elif not device.active:
+            reason, detail = RejectReason.INACTIVE_DEVICE, f"device {device_id} is deactivated"
+        else:
+            signer = Signer(device=device)
+        secret = device.secret if device is not None else _UNKNOWN_SIGNER_SECRET
     else:
         found = _key_by_id(key_id)
         key = found[0] if found else None
         if key is None or not key.active:
-            raise _refuse(PermissionDenied(_("unknown or deactivated integration key %(key)r") % {"key": key_id}),
-                          reason=RejectReason.UNKNOWN_KEY)
-        signer, secret = Signer(key=key), key.secret
-    if not signature_matches(secret, stamp, body, given):
-        raise _refuse(PermissionDenied(_("bad signature for %(signer)s: expected hex HMAC-SHA256 of "
-                                         "'<timestamp>.<body>' with its secret") % {"signer": signer}),
-                      reason=RejectReason.BAD_SIGNATURE)
+            reason, detail = RejectReason.UNKNOWN_KEY, f"unknown or deactivated integration key {key_id!r}"
+        else:
+            signer = Signer(key=key)
+        secret = key.secret if key is not None else _UNKNOWN_SIGNER_SECRET
+    matches = signature_matches(secret, stamp, body, given)
+    if not reason and not matches:
+        reason, detail = RejectReason.BAD_SIGNATURE, f"bad signature for {signer}"
+    if reason:
+        raise _refuse(PermissionDenied(_(SIGNER_REFUSED) % {"device": DEVICE_HEADER, "key": KEY_HEADER}),
+                      reason=reason, detail=detail)
+    assert signer is not None  # (no reason to refuse: a device or key was found)
     return signer
 
 

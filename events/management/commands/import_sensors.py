@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if secrets_out:
             fd = os.open(secrets_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
+                writer = csv.writer(handle, lineterminator="\n")  # LF: shell tools (cut, read) keep no \r
                 writer.writerow(["device_id", "secret"])
                 writer.writerows(sorted(summary.secrets.items()))
             self.stdout.write(f"secrets of {len(summary.secrets)} new sensors written to {secrets_out}")

@@ -9,7 +9,9 @@ import pytest
 from django.utils import translation
 from django.utils.translation import gettext
 
+from dispatch.evaluation.indicators import INDICATORS
 from dispatch.evaluation.rollups import rollups_catch_up
+from dispatch.evaluation.scores import DEFAULT_WEIGHTS
 from grids.models import Role
 from tests.conftest import client_for
 from tests.factories import make_user
@@ -177,3 +179,17 @@ def test_a_case_list_export_is_scoped_like_the_case_list(world, built):
     assert rows[1:] == []  # the street-B dispatcher sees none of street A's cases
     rows = _csv(client_for(world.dispatcher).get("/api/v1/metrics/case-export/", {"channel": "hotline"}))
     assert len(rows) == 1 + 5  # 7, 8, 9, 11 and the merge target
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_ranking_csv_headers_are_all_in_the_readers_language(world, built, language):
+    response = client_for(world.supervisor).get(
+        "/api/v1/metrics/rankings/", {"object": "department", "period": "2026-03", "export": "csv"},
+        HTTP_ACCEPT_LANGUAGE=language)
+    header = _csv(response)[0]
+    with translation.override(language):
+        titles = [str(INDICATORS[c.removeprefix("1-")].title) for c in DEFAULT_WEIGHTS["department"]]
+        expected = [gettext(t) for t in ("Rank", "Code", "Name", "Score", "Grade", "Sample")]
+    assert header[:6] == expected
+    assert [column.removeprefix("1 − ") for column in header[6:]] == titles
+    assert not [column for column in header if "_" in column], header

@@ -68,7 +68,7 @@ def test_a_bad_signature_is_refused_with_nothing_stored_and_counted(sensors, how
         headers["HTTP_X_GRIDLOOP_TIMESTAMP"] = str(int(NOW.timestamp()) - 1)
     response = post_raw(body, headers)
     assert response.status_code == 403, response.content
-    assert "bad signature" in response.json()["detail"]
+    assert "signature refused" in response.json()["detail"]
     assert SensorReading.objects.count() == 0 and counted("bad_signature") == 1
 
 
@@ -106,9 +106,33 @@ def test_an_unknown_or_deactivated_signer_is_refused(sensors):
     assert post_raw(body, sign(body, secret="s" * 64, key_id="ik_unknown")).status_code == 403
     SensorDevice.objects.filter(pk=sensors.water.pk).update(active=False)
     response = post(sensors, [ev(1, 0, 0.05)])
-    assert response.status_code == 403 and "deactivated" in response.json()["detail"]
+    assert response.status_code == 403 and "signature refused" in response.json()["detail"]
     assert (counted("unknown_device"), counted("unknown_key"), counted("inactive_device")) == (1, 1, 1)
     assert SensorReading.objects.count() == 0
+
+
+def test_unknown_deactivated_and_wrongly_signed_all_get_the_same_answer(sensors, monkeypatch):
+    """No device enumeration: the client cannot tell an unknown id from a wrong signature (the same status and
+    body, and an HMAC computed either way); the reject counters keep each reason."""
+    from events.sensors import services
+
+    computed = []
+    real = services.signature_matches
+    monkeypatch.setattr(services, "signature_matches", lambda *a: computed.append(a) or real(*a))
+    body = json.dumps({"events": [ev(1, 0, 0.05)]}).encode()
+    answers = [
+        post_raw(body, sign(body, secret="s" * 64, device_id="W-404")),
+        post_raw(body, sign(body, secret="s" * 64, key_id="ik_unknown")),
+        post_raw(body, sign(body, secret="x" * 64, device_id="W-001")),
+    ]
+    SensorDevice.objects.filter(pk=sensors.water.pk).update(active=False)
+    answers.append(post(sensors, [ev(1, 0, 0.05)]))
+    assert {(r.status_code, r.content) for r in answers} == {(answers[0].status_code, answers[0].content)}
+    assert answers[0].status_code == 403 and "W-404" not in answers[0].json()["detail"]
+    assert len(computed) == 4
+    assert [counted(r) for r in ("unknown_device", "unknown_key", "bad_signature", "inactive_device")] == [1, 1, 1, 1]
+    detail = SensorRejectCount.objects.get(reason="unknown_device").last_detail
+    assert "W-404" in detail
 
 
 def test_a_rotated_secret_replaces_the_old_one(sensors):
@@ -246,4 +270,10 @@ def test_a_refusal_is_in_chinese_without_accept_language(sensors):
     body = json.dumps({"events": [ev(1, 0, 0.05)]}).encode()
     response = APIClient().generic("POST", "/api/v1/sensors/events", body, content_type="application/json",
                                    **sign(body, secret="x" * 64, device_id="W-001"))
-    assert response.status_code == 403 and "的签名错误" in response.json()["detail"]
+    from django.utils import translation
+
+    from events.sensors.services import SIGNER_REFUSED
+
+    with translation.override("zh-hans"):
+        expected = translation.gettext(SIGNER_REFUSED) % {"device": "X-Gridloop-Device", "key": "X-Gridloop-Key"}
+    assert response.status_code == 403 and response.json()["detail"] == expected

@@ -114,6 +114,7 @@ def test_a_csv_registers_and_updates_devices_and_writes_the_new_secrets_to_a_pri
     assert written[0] == ["device_id", "secret"] and [r[0] for r in written[1:]] == ["W-101"]
     assert written[1][1] == SensorDevice.objects.get(device_id="W-101").secret
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    assert b"\r" not in out.read_bytes()  # `cut -d, -f2` must give the secret without a trailing CR
 
 
 @pytest.mark.usefixtures("in_english")
