@@ -137,7 +137,7 @@ def test_an_overlong_idempotency_key_is_a_400(world):
     ({"urgency": "asap"}, "urgency"),
     ({"citizen_email": "not-an-email"}, "citizen_email"),
     ({"lat": None, "lng": None, "region_code": "990101"}, "region_code"),
-    ({"photos": ["not a file"]}, "photos"),
+    ({"photos": ["not a file"]}, "photos.0"),  # (an error inside a list is named by its path)
     ({"self_handled": True}, "self_handled"),
 ])
 def test_bad_hotline_input_is_a_400_naming_the_field(world, change, field):
