@@ -114,7 +114,7 @@ class Dispatcher(Soak):
         r = self.call("GET", "/api/v1/queues/street/", "GET /api/v1/queues/street/", headers=auth)
         if r is None or r.status_code != 200:
             return
-        cases = [case for bucket in r.json()["buckets"].values() for case in bucket.get("cases", [])]
+        cases = [case for bucket in r.json()["buckets"].values() for case in bucket.get("items", [])]
         random.shuffle(cases)
         for case in cases[:2]:
             number, state = case.get("number"), case.get("state")
