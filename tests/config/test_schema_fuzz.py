@@ -73,8 +73,22 @@ def _run(operation, user, real: dict, failures: list, calls: list) -> None:
     check()
 
 
+@pytest.fixture
+def _connection_kept_across_requests():
+    """The WSGI app closes the database connection after each request (request_finished → close_old_connections);
+    the test's transaction lives on that connection (PostgreSQL), so keep it open, as Django's test client does."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 @pytest.mark.parametrize("who", ["administrator", "street dispatcher"])
-def test_the_api_keeps_to_its_schema(world, who):
+def test_the_api_keeps_to_its_schema(world, who, _connection_kept_across_requests):
     user = make_user("admin", (Role.ADMIN, None)) if who == "administrator" else world.dispatcher
     real = _real_parameters(world)
     failures: list[str] = []
