@@ -135,6 +135,7 @@ def build(args) -> dict:
     setup_django(args)
     from django.core.management import call_command
 
+    from events.services import categories_load
     from grids.demo import demo_city_build
 
     started = time.perf_counter()
@@ -143,6 +144,7 @@ def build(args) -> dict:
     districts, streets, communities, grids = (int(part) for part in args.city_spec.split(","))
     started = time.perf_counter()
     demo_city_build(districts=districts, streets=streets, communities=communities, grids=grids, seed=1)
+    categories_load()  # (grids.demo builds the geography and staff only)
     figures["city_s"] = time.perf_counter() - started
     say(f"demo city: {districts * streets * communities * grids:,} grids in {figures['city_s']:.0f} s")
     data = build_data(SimpleNamespace(cases=args.cases, due=max(1, args.cases // 100), street=400, district=100,

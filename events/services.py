@@ -411,8 +411,10 @@ def _case_file(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             return joined, False
     number = case_number_next(now)
     files = bool(photos or before or after)
+    # A worker's patrol report is accepted on filing only in the grids they patrol; one from elsewhere waits for the
+    # dispatcher there to accept it (受理), as any citizen's report does (README "Grid workers outside their grids").
     auto_accept = (data.channel == Channel.PATROL and not data.self_handled and settings.GRIDLOOP_AUTO_ACCEPT_PATROL
-                   and not (data.category is not None and data.category.manual_accept))
+                   and not outside and not (data.category is not None and data.category.manual_accept))
     # Without photos or an action to follow, the case and its first rows go in as one statement on PostgreSQL
     # (config.rows.rows_insert), atomic on its own: then no transaction is opened around it.
     together = not files and not auto_accept

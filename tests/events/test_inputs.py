@@ -15,7 +15,7 @@ from PIL.TiffImagePlugin import IFDRational
 
 from config.errors import InvalidInput, PermissionDenied, Unprocessable
 from events.actors import Actor
-from events.models import Attachment, Case, CaseEvent, Category, Channel, InboundReport
+from events.models import Attachment, Case, CaseEvent, CaseState, Category, Channel, InboundReport
 from events.services import ReportInput, case_act, case_report
 from events.workflow import ACTIONS
 from grids.models import Department, Role
@@ -267,13 +267,17 @@ def test_the_same_idempotency_key_gives_the_same_case(world):
     assert created_other and other.pk != first.pk
 
 
-def test_a_worker_may_report_outside_their_grids_and_it_is_flagged(world):
+def test_a_worker_may_report_outside_their_grids_flagged_and_left_for_that_center_to_accept(world):
+    """Inside their grids a worker's patrol report is accepted on filing (the rule); outside, it is filed and flagged
+    but waits in that street's queue for its dispatcher to accept (受理), as a citizen's report does."""
     lat, lng = grid_center("990101002001001")
     case, _ = _report(world, lat=lat, lng=lng)
     assert case.outside_reporter_grids is True and case.grid.code == "990101002001001"
     assert case.events.get(kind="reported").payload["outside_reporter_grids"] is True
+    assert case.state == CaseState.REPORTED and case.street.code == "990101002"
+    assert list(case.events.values_list("kind", flat=True)) == ["reported"]
     inside = file_patrol(world)
-    assert inside.outside_reporter_grids is False
+    assert inside.outside_reporter_grids is False and inside.state == CaseState.ACCEPTED
     assert "outside_reporter_grids" not in inside.events.get(kind="reported").payload
 
 

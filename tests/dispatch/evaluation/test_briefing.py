@@ -25,7 +25,7 @@ def built(world, clock):
     cases = scenario(world, clock)
     # Tuesday: one more case, signed for but never completed, with a 督办 order on it
     clock.move_to(at(1, "09:00"))
-    cases["open"] = assign(world, patrol(world, 12), clock, day=1)
+    cases["open"] = assign(world, patrol(world, 0), clock, day=1)  # (index 12 would lie outside the worker's grid)
     clock.move_to(at(1, "12:00"))
     act(cases["open"], "supervise", world.supervisor, note="请今日办结", type="overdue", reply_due=at(1, "18:00"))
     clock.move_to(at(3, "08:00"))
