@@ -2,9 +2,11 @@
 a database connection purge inside the run.
 
 Rate: Beijing 12345 (北京12345市民服务热线) takes about 20,000 requests a day on average — the figure given in the
-hardening issue (issue 19), not checked against a primary source here; 10× is 200,000 a day ≈ 2.3 reports a second, spread here over the hotline (60 %) and the Open311 app (40 %), with sensors
-streaming one signed reading a second, street dispatchers accepting and dispatching, handlers signing and
-supervisors reading the cockpit's API alongside (bench/soak_locustfile.py).
+hardening issue (issue 19), not checked against a primary source here; 10× is 200,000 a day ≈ 2.3 reports a second,
+spread over every channel — hotline 40 %, the Open311 app 25 %, WeChat 15 % (a four-message guided report each),
+grid patrol 20 % (with a photo) —, with sensors streaming one signed reading a second, street dispatchers accepting
+and dispatching, handlers signing and completing, grid workers verifying on site and supervisors reading the
+cockpit's API alongside (bench/soak_locustfile.py).
 
 It builds a fresh PostgreSQL database with ``manage.py demo_city --history-days 0`` (bench/common.py), starts its own
 gunicorn, Celery worker and beat (Redis DB 10 unless CELERY_BROKER_URL says otherwise), runs locust headless for
@@ -32,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT, fresh_demo_database, gunicorn_start, sh  # noqa: E402
 
 DB_NAME = "gridloop_soak"
+WECHAT_TOKEN = "soak-wechat-token"
 PORT = 8790
 
 
@@ -81,7 +84,10 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="gridloop-soak-"))
     env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}", "DJANGO_DEBUG": "0",
            "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/10"),
-           "GRIDLOOP_VAR_DIR": str(work / "var"), "LOG_LEVEL": "WARNING"}
+           "GRIDLOOP_VAR_DIR": str(work / "var"), "LOG_LEVEL": "WARNING",
+           # the WeChat official account (plaintext mode) the citizens write to; the cache remembers its nonces
+           "GRIDLOOP_WECHAT_TOKEN": WECHAT_TOKEN, "GRIDLOOP_WECHAT_INTAKE_REGION": "990100",
+           "GRIDLOOP_CACHE_URL": os.environ.get("GRIDLOOP_CACHE_URL", "redis://127.0.0.1:6379/11")}
     print(f"building {DB_NAME} (demo city, no history) …", flush=True)
     fresh_demo_database(DB_NAME, env)
     (work / "sensors.csv").write_text("device_id,type,lat,lng,department\n" + "".join(
@@ -98,8 +104,9 @@ def main():
         "g = [[x.code, min(p[1] for p in x.boundary['coordinates'][0]), max(p[1] for p in x.boundary['coordinates'][0]),"
         " min(p[0] for p in x.boundary['coordinates'][0]), max(p[0] for p in x.boundary['coordinates'][0])] for x in r];"
         "print(json.dumps({'tokens': {'operator': t('hotline_operator'), 'dispatcher': t('d01s01_dispatcher'),"
-        " 'handler': t('h_' + d), 'supervisor': t('d01_supervisor')}, 'department': d, 'grids': g}))")))
-    setup.update(open311_key=key, devices=devices)
+        " 'handler': t('h_' + d), 'supervisor': t('d01_supervisor'), 'worker': t('d01s01c01_worker')},"
+        " 'department': d, 'grids': g}))")))
+    setup.update(open311_key=key, devices=devices, wechat_token=WECHAT_TOKEN, worker_community="990101001001")
     (work / "setup.json").write_text(json.dumps(setup))
     reports_before = int(shell(env, "from events.models import InboundReport; print(InboundReport.objects.count())"))
 
@@ -112,7 +119,7 @@ def main():
     seconds = int(args.minutes * 60)
     locust = subprocess.Popen(
         [str(Path(sys.executable).parent / "locust"), "-f", "bench/soak_locustfile.py", "--headless", "--host",
-         f"http://127.0.0.1:{PORT}", "-u", "6", "-r", "6", "--run-time", f"{seconds}s", "--csv", str(work / "soak"),
+         f"http://127.0.0.1:{PORT}", "-u", "8", "-r", "8", "--run-time", f"{seconds}s", "--csv", str(work / "soak"),
          "--only-summary", "--loglevel", "WARNING"],
         cwd=ROOT, env={**env, "SOAK_SETUP": str(work / "setup.json"), "SOAK_OUT": str(work / "counts.json"),
                        "SOAK_INTAKE_RATE": str(args.rate), "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -141,7 +148,8 @@ def main():
                 proc.kill()
 
     counts = json.loads((work / "counts.json").read_text())
-    print(f"\nSoak: {args.minutes:g} min at {args.rate} reports/s (+ sensors, dispatchers, handlers, supervisors); "
+    print(f"\nSoak: {args.minutes:g} min at {args.rate} reports/s over hotline, Open311, WeChat and patrol (+ sensors, dispatchers, "
+          f"handlers, grid workers, supervisors); "
           f"gunicorn {args.workers}×4, PostgreSQL {DB_NAME}, Redis {env['CELERY_BROKER_URL']}")
     for fault in faults:
         print("  fault: " + fault)

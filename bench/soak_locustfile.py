@@ -1,12 +1,16 @@
 """The soak test's load (bench/soak.py starts it): a city's day at a fixed intake rate, mixed.
 
-Users: hotline operators and the Open311 app file reports, sensors stream signed readings, street dispatchers work
-their queue (accept, dispatch), handlers sign, supervisors read the cockpit's API. A request that fails (5xx or no
+Users: intake from every channel — hotline operators, the Open311 app, citizens on the WeChat official account (the
+guided report: 上报 → location → no photos → description) and grid workers on patrol (with a photo, in their own
+grids) —, sensors stream signed readings, street dispatchers work their queue (accept, dispatch), handlers sign and
+complete with a photo, grid workers verify on site (核查, with a photo), supervisors read the cockpit's API. A request that fails (5xx or no
 answer, as during the injected worker kill and connection purge) is retried with the same Idempotency-Key, up to 5
 times; the counts go to ``SOAK_OUT`` (JSON) when the run stops. Setup (tokens, key, device secrets) comes from
 ``SOAK_SETUP`` (JSON), written by bench/soak.py.
 """
 
+import hashlib
+import io
 import json
 import os
 import random
@@ -17,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from locust import HttpUser, constant_throughput, events, task
+from PIL import Image
 
 from events.sensors.signing import signed_headers
 
@@ -38,9 +43,27 @@ def _dump(**_):
         json.dump(COUNTS, handle)
 
 
-def point(rng):
-    _code, lat0, lat1, lng0, lng1 = rng.choice(SETUP["grids"])
+def point(rng, prefix=""):
+    _code, lat0, lat1, lng0, lng1 = rng.choice([g for g in SETUP["grids"] if g[0].startswith(prefix)])
     return lat0 + (lat1 - lat0) * rng.uniform(0.1, 0.9), lng0 + (lng1 - lng0) * rng.uniform(0.1, 0.9)
+
+
+def _jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), (90, 140, 60)).save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+PHOTO = _jpeg()
+
+
+def photo_files():
+    return [("photos", ("photo.jpg", PHOTO, "image/jpeg"))]
+
+
+def case_list(response) -> list[dict]:
+    body = response.json()
+    return body.get("results", []) if isinstance(body, dict) else body
 
 
 class Soak(HttpUser):
@@ -63,7 +86,7 @@ class Soak(HttpUser):
 
 
 class Hotline(Soak):
-    wait_time = constant_throughput(RATE * 0.6)
+    wait_time = constant_throughput(RATE * 0.4)
 
     @task
     def file(self):
@@ -77,7 +100,7 @@ class Hotline(Soak):
 
 
 class Open311App(Soak):
-    wait_time = constant_throughput(RATE * 0.4)
+    wait_time = constant_throughput(RATE * 0.25)
 
     @task
     def file(self):
@@ -126,20 +149,86 @@ class Dispatcher(Soak):
                           headers=auth, json={"department": SETUP["department"]}, ok=(200,))
 
 
-class Handler(Soak):
-    wait_time = constant_throughput(0.3)
+class WeChatCitizen(Soak):
+    """A citizen's guided report on the official account, in plaintext mode as WeChat's servers send it (signed query,
+    a fresh nonce each time). Four messages; the last one's reply names the new case."""
+
+    wait_time = constant_throughput(RATE * 0.15)
+
+    def send(self, openid, msg_type, **fields):
+        now = int(time.time())
+        nonce = str(next(SEQ))
+        signature = hashlib.sha1("".join(sorted([SETUP["wechat_token"], str(now), nonce])).encode()).hexdigest()
+        parts = [f"<ToUserName><![CDATA[gh_soak]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+                 f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"]
+        parts += [f"<{k}><![CDATA[{v}]]></{k}>" if isinstance(v, str) else f"<{k}>{v}</{k}>" for k, v in fields.items()]
+        parts.append(f"<MsgId>{random.getrandbits(62)}</MsgId>")
+        query = f"signature={signature}&timestamp={now}&nonce={nonce}&openid={openid}"
+        return self.call("POST", f"/wechat/?{query}", "POST /wechat/",
+                         data=("<xml>" + "".join(parts) + "</xml>").encode(),
+                         headers={"Content-Type": "text/xml"})
 
     @task
-    def sign(self):
+    def report(self):
+        openid = f"o-soak-{uuid.uuid4().hex[:20]}"
+        lat, lng = point(random)
+        steps = [("text", {"Content": "上报"}),
+                 ("location", {"Location_X": lat, "Location_Y": lng, "Scale": 16, "Label": "soak"}),
+                 ("text", {"Content": "无"}),
+                 ("text", {"Content": "井盖缺失，请尽快处理"})]
+        for msg_type, fields in steps:
+            r = self.send(openid, msg_type, **fields)
+            if r is None or r.status_code != 200:
+                return
+        bump("acknowledged")
+
+
+class GridWorker(Soak):
+    """A grid worker on patrol: reports with a photo in their own grids (accepted on filing by rule), and checks
+    handled cases there on site (核查, with a photo)."""
+
+    wait_time = constant_throughput(RATE * 0.2)
+
+    @task(3)
+    def patrol(self):
+        lat, lng = point(random, SETUP["worker_community"])
+        r = self.call("POST", "/api/v1/cases/", "POST /api/v1/cases/ (patrol)",
+                      headers={"Authorization": f"Token {SETUP['tokens']['worker']}"},
+                      data={"channel": "patrol", "description": "垃圾堆放", "lat": lat, "lng": lng,
+                            "category": "E0102"}, files=photo_files())
+        if r is not None and r.status_code == 201:
+            bump("acknowledged")
+
+    @task(1)
+    def verify(self):
+        auth = {"Authorization": f"Token {SETUP['tokens']['worker']}"}
+        r = self.call("GET", "/api/v1/cases/?status=handled", "GET /api/v1/cases/?status=handled", headers=auth)
+        for case in (case_list(r) if r is not None and r.status_code == 200 else [])[:1]:
+            self.call("POST", f"/api/v1/cases/{case['number']}/actions/verify/", "POST …/actions/verify/",
+                      headers=auth, data={}, files=photo_files(), ok=(200,))
+
+
+class Handler(Soak):
+    """A handler of the street's sanitation department: signs what was dispatched, completes with a photo."""
+
+    wait_time = constant_throughput(0.4)
+
+    @task
+    def work(self):
         auth = {"Authorization": f"Token {SETUP['tokens']['handler']}"}
-        r = self.call("GET", "/api/v1/my/cases/", "GET /api/v1/my/cases/", headers=auth)
+        r = self.call("GET", "/api/v1/cases/?status=dispatched,handling", "GET /api/v1/cases/?status=…",
+                      headers=auth)
         if r is None or r.status_code != 200:
             return
-        body = r.json()
-        for case in (body.get("results", []) if isinstance(body, dict) else body)[:1]:
+        cases = case_list(r)
+        random.shuffle(cases)
+        for case in cases[:2]:
             if case.get("state") == "dispatched":
                 self.call("POST", f"/api/v1/cases/{case['number']}/actions/sign/", "POST …/actions/sign/",
                           headers=auth, json={}, ok=(200,))
+            elif case.get("state") == "handling":
+                self.call("POST", f"/api/v1/cases/{case['number']}/actions/complete/", "POST …/actions/complete/",
+                          headers=auth, data={"note": "已清理"}, files=photo_files(), ok=(200,))
 
 
 class Supervisor(Soak):
