@@ -148,8 +148,8 @@ def main():
                 proc.kill()
 
     counts = json.loads((work / "counts.json").read_text())
-    print(f"\nSoak: {args.minutes:g} min at {args.rate} reports/s over hotline, Open311, WeChat and patrol (+ sensors, dispatchers, "
-          f"handlers, grid workers, supervisors); "
+    print(f"\nSoak: {args.minutes:g} min at {args.rate} reports/s over hotline, Open311, WeChat and patrol "
+          "(+ sensors, dispatchers, handlers, grid workers, supervisors); "
           f"gunicorn {args.workers}×4, PostgreSQL {DB_NAME}, Redis {env['CELERY_BROKER_URL']}")
     for fault in faults:
         print("  fault: " + fault)
