@@ -17,16 +17,19 @@ from config.compiled import CompiledQuery
 from config.csv_rows import csv_rows
 from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unprocessable
 from config.rows import row_insert, row_update, rows_insert, rows_insert_many
-from dispatch.clocks import clocks_for_new_case, clocks_on_transition
-from dispatch.outbox import notifications_for_event
-from dispatch.routing import route
-from dispatch.supervision import supervision_order_create
 from grids.models import Department, DepartmentType, Level, Region, Role, User
 from grids.selectors import ancestor_codes, covers, locate, roles_of
 
 from .access import capacities, may_see_contact
 from .actors import Actor, citizen_key
 from .duplicates import Candidate, distance_m, duplicate_candidates, nearby_lock_keys
+from .hooks import (
+    clocks_for_new_case,
+    clocks_on_transition,
+    notifications_for_event,
+    route,
+    supervision_order_create,
+)
 from .log import NEXT_LEVEL, case_level_up, event_append, event_row
 from .log import escalation_apply as _escalate  # (the name _apply calls it by)
 from .models import (
