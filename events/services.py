@@ -1,5 +1,7 @@
 """Writes for the events app: categories, case intake (受理), the one case transition function ``case_act``, the
-case event log appends, and contact-detail views."""
+timeline-only events (signals, further reports, inquiries) and contact-detail views. Events are appended through
+``events.log``; the clocks, notices, routing and supervision orders of a change are dispatch's, called through
+``events.hooks``."""
 import logging
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
