@@ -13,11 +13,12 @@ warning). The others are not due: green (75 %), yellow before the deadline (10 %
 (4 %, the rows an index without the light in its predicate would wade through), paused (suspended, 3 %).
 
 Prints the EXPLAIN (ANALYZE, BUFFERS) of the sweep's claim queries, then times, on the same data:
-  1. one ``dispatch.clocks.sweep()`` pass over every due clock, rolled back afterwards (warms the same pages the
+  1. one ``dispatch.sweep.sweep()`` pass over every due clock, rolled back afterwards (warms the same pages the
      baseline reads);
   2. baseline: the sweep as it was before this benchmark — one OR query over the old (finished_at, warn_at) /
      (finished_at, deadline) indexes (created for it, the partial indexes dropped, all in the rolled-back
-     transaction), then ``_advance`` row by row, a savepoint each — rolled back; also the old claim query alone;
+     transaction), then ``_advance`` row by row (a batch of one), a savepoint each — rolled back; also the old
+     claim query alone;
   3. one ``sweep()`` pass for real (committed): the figure against the target (≤ 2 s).
 Each timed run starts right after a CHECKPOINT (the same full-page-write conditions for all three). Then checks that
 no due clock is left, that the counts are what the data says, and that the sweep logged no error.
@@ -285,20 +286,22 @@ OLD_INDEXES = ("DROP INDEX clock_due_green", "DROP INDEX clock_due_yellow", "DRO
 
 
 def old_sweep(now, limit):
-    """The sweep before this benchmark: one claim of every due row, then ``_advance`` per row in a savepoint."""
+    """The sweep before this benchmark: one claim of every due row, then row by row, a savepoint each (today's
+    ``_advance`` with a batch of one clock, as the sweep's fallback after a failed batch runs it)."""
     from django.db import transaction
 
-    from dispatch import clocks
+    from dispatch import sweep as sweeping
     from dispatch.models import StageClock
     from dispatch.selectors import work_calendar
 
     calendar = work_calendar()
-    result = clocks.SweepResult()
+    result = sweeping.SweepResult()
     with transaction.atomic():
-        rows = list(clocks._locking(StageClock.objects.filter(old_due_q(now)).order_by("deadline", "id"))[:limit])
-        for clock in rows:
+        rows = list(sweeping._locking(StageClock.objects.filter(old_due_q(now)).order_by("deadline", "id"))
+                    .values_list(*sweeping._Due._fields)[:limit])
+        for row in rows:
             with transaction.atomic():
-                clocks._advance(clock, calendar, now, result)
+                sweeping._advance([sweeping._Due(*row)], calendar, now, result, set())
     return result
 
 
@@ -330,7 +333,7 @@ def main() -> int:
     from django.db import connection, transaction
     from django.db.models import Count
 
-    from dispatch import clocks
+    from dispatch import sweep as sweeping
     from dispatch.models import OutboxMessage, StageClock
     from events.models import CaseEvent
     from events.services import categories_load
@@ -378,13 +381,13 @@ def main() -> int:
         print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the sweep's claim queries (first batch, {batch:,} rows):")
 
         def plans():
-            for index, (condition, order) in enumerate(clocks._due_claims(NOW)):
-                query = clocks._locking(StageClock.objects.filter(condition).order_by(order, "id"))
+            for index, (condition, order) in enumerate(sweeping._due_claims(NOW)):
+                query = sweeping._locking(StageClock.objects.filter(condition).order_by(order, "id"))
                 if index == 0:  # red clocks still to escalate: a plain SELECT … FOR UPDATE SKIP LOCKED
                     sql, params = query[:batch].query.sql_with_params()
                     print("  SELECT … WHERE " + sql.split(" WHERE ", 1)[1])
                 else:  # clocks turning yellow or red: claimed by the UPDATE that writes their new light
-                    sql, params = clocks.turning_sql(query.values_list("id", "light")[:batch], NOW)
+                    sql, params = sweeping.turning_sql(query.values_list("id", "light")[:batch], NOW)
                     print("  UPDATE … SET light = CASE … FROM (SELECT … WHERE "
                           + sql.split(" WHERE ", 1)[1].split(") AS due", 1)[0] + ") AS due …")
                 print(explain_sql(sql, params))
@@ -393,7 +396,7 @@ def main() -> int:
 
         # --- 1. the new sweep, rolled back ------------------------------------------------------------------------
         checkpoint()
-        result, warm_seconds = rolled_back(lambda: clocks.sweep(now=NOW, batch_size=args.batch_size))
+        result, warm_seconds = rolled_back(lambda: sweeping.sweep(now=NOW, batch_size=args.batch_size))
         print(f"\n1. sweep() one pass, rolled back: {warm_seconds:.3f} s  {result}")
 
         # --- 2. baseline: the old row-by-row sweep on the old indexes, rolled back --------------------------------
@@ -402,7 +405,7 @@ def main() -> int:
                 for statement in OLD_INDEXES:
                     cursor.execute(statement)
                 cursor.execute("ANALYZE dispatch_stageclock")
-            query = clocks._locking(StageClock.objects.filter(old_due_q(NOW)).order_by("deadline", "id"))[:due]
+            query = sweeping._locking(StageClock.objects.filter(old_due_q(NOW)).order_by("deadline", "id"))[:due]
             started = time.perf_counter()
             claimed = len(list(query))
             claim_seconds = time.perf_counter() - started
@@ -421,7 +424,7 @@ def main() -> int:
               f"{old_claim_seconds:.3f} s; old row-by-row sweep {old_seconds:.3f} s  {old_result}")
 
         def new_claim():
-            return len(clocks._claim(NOW, due, set())[0])
+            return len(sweeping._claim(NOW, due, set())[0])
 
         new_claimed, new_claim_seconds = rolled_back(new_claim)
         print(f"   new claim alone (3 partial-index queries, {new_claimed:,} rows): {new_claim_seconds:.3f} s")
@@ -431,7 +434,7 @@ def main() -> int:
         checkpoint()
         load = os.getloadavg()[0]
         started, cpu = time.perf_counter(), time.process_time()
-        result = clocks.sweep(now=NOW, batch_size=args.batch_size)
+        result = sweeping.sweep(now=NOW, batch_size=args.batch_size)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         print(f"\n3. sweep() one pass, committed: {seconds:.3f} s (this process's CPU {cpu:.3f} s; load average "
               f"{load:.2f} before, {os.getloadavg()[0]:.2f} after)  {result}")
@@ -441,10 +444,10 @@ def main() -> int:
 
         # --- checks -----------------------------------------------------------------------------------------------
         with transaction.atomic():
-            left = StageClock.objects.filter(clocks._due_q(NOW)).count()
+            left = StageClock.objects.filter(sweeping._due_q(NOW)).count()
         outbox = dict(OutboxMessage.objects.values_list("kind").annotate(n=Count("id")))
         events = CaseEvent.objects.count() - events_before
-        expected = clocks.SweepResult(warned=warn, overdue=args.street + args.district + args.city,
+        expected = sweeping.SweepResult(warned=warn, overdue=args.street + args.district + args.city,
                                       escalated=args.street + args.district)
         checks = {
             "no due clock left": left == 0,

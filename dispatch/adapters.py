@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from events.models import WeChatAccessToken
+
 from .models import InboxItem, OutboxChannel, OutboxMessage
 
 MESSAGE_ID_HEADER = "X-Gridloop-Message-Id"
@@ -149,8 +151,6 @@ class WeChatAdapter(HttpAdapter):
         """A valid access token ("" without credentials). ``stale``: a token WeChat just refused — get a new one
         unless another process already did."""
         from datetime import timedelta
-
-        from events.models import WeChatAccessToken
 
         app_id, secret = self.credentials()
         if not (app_id and secret):

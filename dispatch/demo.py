@@ -6,7 +6,7 @@ The history is made only through the real services, under controlled time (``tim
 moved forward event by event): ``events.services.case_report`` and ``case_act`` for every report and transition,
 ``events.open311.services.open311_request_submit`` for the Open311 app, ``events.wechat.conversation.message_receive``
 for free-text WeChat messages, ``events.sensors.services.sensor_events_ingest`` for sensor readings (their rules open
-the cases), ``dispatch.supervision.supervision_reply`` for replies to 督办 orders, and ``dispatch.clocks.sweep`` run
+the cases), ``dispatch.supervision.supervision_reply`` for replies to 督办 orders, and ``dispatch.sweep.sweep`` run
 at fixed times of each simulated day — so lights, overdue stages and the street → district → city escalations come
 from the real SLA rules, not from the script. Nothing is inserted behind the services' backs.
 
@@ -74,13 +74,14 @@ from events.wechat.protocol import Inbound
 from grids.demo import DemoCity, demo_city_build, demo_refuse_in_production
 from grids.models import Department, DepartmentType, Level, Region, Role, RoleAssignment
 
-from .clocks import STAGE_OF_STATE, sweep
+from .clocks import STAGE_OF_STATE
 from .evaluation.briefing import briefings_for_districts
 from .evaluation.rollups import rollups_rebuild
 from .evaluation.scores import league_tables_compute
 from .models import StageClock, SupervisionOrder
 from .sla import limit_for
 from .supervision import supervision_reply
+from .sweep import sweep
 
 HISTORY_DAYS = 90
 CASES_PER_90_DAYS = 3000  # the default case count, scaled to --history-days

@@ -29,7 +29,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from config.compiled import CompiledQuery
-from events.models import Case, CaseEvent, CommandLevel, InboundReport
+from config.queries import pk_in
+from events.models import Case, CaseEvent, CommandLevel, InboundReport, center_code
 from grids.models import Role, User
 from grids.selectors import ancestor_codes
 
@@ -86,15 +87,6 @@ def outbox_enqueue(*, kind: str, case: Case | None, event_seq: int | None, recip
 # --- Who hears about what ------------------------------------------------------------------------------------------
 STAFF_EVENTS = {"dispatch", "return", "escalate", "urge", "supervise", "warning", "overdue"}
 CITIZEN_EVENTS = {"reject", "verify", "close"}
-
-
-def center_code(region_code: str, level: str) -> str:
-    """Code of the command center at ``level`` for a case in ``region_code`` (as ``Case.command_code``)."""
-    if level == CommandLevel.DISTRICT:
-        return region_code[:6]
-    if level == CommandLevel.CITY:
-        return region_code[:4] + "00"
-    return region_code[:9]
 
 
 # Asked on most transitions (who to tell): compiled once (config.compiled).
@@ -388,8 +380,6 @@ class NoticeCase(NamedTuple):
 
 def notice_cases(case_ids) -> dict[int, NoticeCase]:
     """``NoticeCase`` of each case, by id: one query."""
-    from .clocks import pk_in
-
     rows = Case.objects.filter(pk_in(case_ids)).values_list(
         "pk", "number", "address", "description", "region_code", "level", "category_id", "department_id",
         "category__minor_name", "department__code")

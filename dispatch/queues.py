@@ -20,7 +20,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_r
 
 import dispatch.models as dispatch_models
 from events.access import cases_visible_q
-from events.models import OPEN_STATES, Case, CaseState, CommandLevel
+from events.models import OPEN_STATES, Case, CaseEvent, CaseState, CommandLevel
 from grids.models import Region, Role
 from grids.selectors import command_centers_of, is_admin, region_scope_q, roles_of
 
@@ -128,8 +128,6 @@ DEPARTMENT_STATES = (CaseState.DISPATCHED, CaseState.HANDLING, CaseState.SUSPEND
 
 def _department_bucket(cases: QuerySet[Case], name: str) -> QuerySet[Case]:
     from django.db.models import Subquery
-
-    from events.models import CaseEvent
 
     if name == "to_sign":
         return cases.filter(state=CaseState.DISPATCHED)

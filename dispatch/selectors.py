@@ -7,6 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from config.compiled import CompiledQuery
+from events.models import Attachment, Case, CaseEvent, CaseState, FieldCheck
 
 from .models import Heartbeat, StageClock
 
@@ -116,7 +117,6 @@ def grid_worker_tasks(user) -> list:
     (``case.open_clock``, the stage's due time and light) and its photos (``case.attachments``)."""
     from django.db.models import Prefetch, Q
 
-    from events.models import Attachment, Case, CaseState, FieldCheck
     from grids.models import Role
     from grids.selectors import roles_of
 
@@ -141,8 +141,6 @@ def grid_worker_counts(user, *, now=None) -> dict:
     """Today's and this month's figures of a grid worker (Asia/Shanghai days): reports filed, on-site checks made
     (核实 and 核查) and, of the 核查, how many were made before the check's deadline."""
     from datetime import datetime
-
-    from events.models import Case, CaseEvent
 
     now = now or timezone.now()
     local = timezone.localtime(now)

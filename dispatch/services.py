@@ -5,6 +5,8 @@ import socket
 
 from django.utils import timezone
 
+from events.models import CommandLevel, LimitUnit, Urgency
+
 from .models import Heartbeat
 
 
@@ -69,7 +71,6 @@ def sla_policy_check(values: dict, policy_id: int | None) -> None:
     from django.utils.translation import gettext as _
 
     from config.errors import InvalidInput
-    from events.models import CommandLevel, LimitUnit, Urgency
 
     from .models import SlaPolicy, Stage
 

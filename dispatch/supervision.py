@@ -16,6 +16,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from config.errors import Conflict, InvalidInput, NotFound
+from events.access import cases_visible_q
+from events.actors import Actor
+from events.log import event_append
+from events.models import Case
 from grids.models import Role
 from grids.selectors import roles_of
 
@@ -65,10 +69,6 @@ def _may_reply(user, order: SupervisionOrder) -> bool:
 
 def supervision_reply(*, order_id: int, user, text: str) -> SupervisionOrder:
     """The department's reply to an urge or a supervision order: once, under the case lock, logged as an event."""
-    from events.actors import Actor
-    from events.models import Case
-    from events.services import event_append
-
     text = (text or "").strip()
     with transaction.atomic():
         order = SupervisionOrder.objects.filter(pk=order_id).first()
@@ -101,9 +101,6 @@ def supervision_reply(*, order_id: int, user, text: str) -> SupervisionOrder:
 
 def supervision_orders_visible(user, *, open_only: bool = False):
     """Orders a user may list: handlers their departments', dispatchers/supervisors those in their area."""
-    from events.access import cases_visible_q
-    from events.models import Case
-
     departments = [a.department_id for a in roles_of(user) if a.role == Role.HANDLER]
     visible_cases = Case.objects.filter(cases_visible_q(user)).values("pk")
     orders = SupervisionOrder.objects.filter(Q(department_id__in=departments) | Q(case__in=visible_cases))

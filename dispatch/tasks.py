@@ -28,7 +28,7 @@ def relay() -> None:
 @shared_task(name="dispatch.sweep", ignore_result=True)
 def sweep() -> None:
     """Advance the SLA clocks: lights, breach escalation, resuming suspended cases (beat, every 5 s)."""
-    from .clocks import sweep as clocks_sweep
+    from .sweep import sweep as clocks_sweep
 
     clocks_sweep()
 

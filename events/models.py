@@ -106,6 +106,7 @@ OPEN_STATES = [
 ]
 OPEN_STATE_VALUES = [state.value for state in OPEN_STATES]  # plain strings, for index conditions in migrations
 TERMINAL_STATES = [CaseState.CLOSED, CaseState.REJECTED, CaseState.MERGED, CaseState.CANCELLED]
+MAX_EXTENSIONS = 2  # approved extensions per case, each adding one handling limit to its handle clock
 
 
 class CloseReason(models.TextChoices):
@@ -122,6 +123,15 @@ class CommandLevel(models.TextChoices):
     STREET = "street", _("street")
     DISTRICT = "district", _("district")
     CITY = "city", _("city")
+
+
+def center_code(region_code: str, level: str) -> str:
+    """Code of the command center at ``level`` whose area holds ``region_code`` (a case's, ``Case.center_code``)."""
+    if level == CommandLevel.STREET:
+        return region_code[:9]
+    if level == CommandLevel.DISTRICT:
+        return region_code[:6]
+    return region_code[:4] + "00"
 
 
 class EscalationPolicy(models.TextChoices):
@@ -242,11 +252,7 @@ class Case(models.Model):
 
     def center_code(self, level: str) -> str:
         """Code of the command center at ``level`` whose area holds the case."""
-        if level == CommandLevel.STREET:
-            return self.region_code[:9]
-        if level == CommandLevel.DISTRICT:
-            return self.region_code[:6]
-        return self.region_code[:4] + "00"
+        return center_code(self.region_code, level)
 
     @property
     def top_level(self) -> str:

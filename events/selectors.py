@@ -9,10 +9,10 @@ from django.db.models import ForeignKey, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from config.compiled import CompiledQuery
-from dispatch.selectors import case_clocks
 from grids.models import Region
 
 from .access import cases_visible_q
+from .hooks import case_clocks
 from .models import OPEN_STATES, Attachment, Case, CaseEvent, Category, InboundReport
 
 

@@ -1,5 +1,7 @@
 """Writes for the events app: categories, case intake (受理), the one case transition function ``case_act``, the
-case event log appends, and contact-detail views."""
+timeline-only events (signals, further reports, inquiries) and contact-detail views. Events are appended through
+``events.log``; the clocks, notices, routing and supervision orders of a change are dispatch's, called through
+``events.hooks``."""
 import logging
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -17,19 +19,24 @@ from config.compiled import CompiledQuery
 from config.csv_rows import csv_rows
 from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unprocessable
 from config.rows import row_insert, row_update, rows_insert, rows_insert_many
-from dispatch.clocks import clocks_for_new_case, clocks_on_transition
-from dispatch.outbox import notifications_for_event
-from dispatch.routing import route
-from dispatch.supervision import supervision_order_create
 from grids.models import Department, DepartmentType, Level, Region, Role, User
 from grids.selectors import ancestor_codes, covers, locate, roles_of
 
-from . import chain
 from .access import capacities, may_see_contact
 from .actors import Actor, citizen_key
 from .duplicates import Candidate, distance_m, duplicate_candidates, nearby_lock_keys
+from .hooks import (
+    clocks_for_new_case,
+    clocks_on_transition,
+    notifications_for_event,
+    route,
+    supervision_order_create,
+)
+from .log import NEXT_LEVEL, case_level_up, event_append, event_row
+from .log import escalation_apply as _escalate  # (the name _apply calls it by)
 from .models import (
     KIND_LETTER,
+    MAX_EXTENSIONS,
     OPEN_STATES,
     ActorKind,
     Attachment,
@@ -144,9 +151,7 @@ def category_set_active(*, category: Category, active: bool) -> Category:
 # Cases: intake and the one transition function
 # =====================================================================================================================
 log = logging.getLogger(__name__)
-MAX_EXTENSIONS = 2
 RETURNS_BEFORE_LEVEL_UP = 2  # a case returned twice goes up one level for re-dispatch
-NEXT_LEVEL: dict[str, str] = {CommandLevel.STREET: CommandLevel.DISTRICT, CommandLevel.DISTRICT: CommandLevel.CITY}
 
 
 def case_number_next(now: datetime) -> str:
@@ -175,34 +180,6 @@ def case_number_next(now: datetime) -> str:
             cursor.execute(sql, [day])
             row = cursor.fetchone()
     return f"{day:%Y%m%d}{row[0]:05d}"
-
-
-def _event_row(*, case: Case, kind: str, actor: Actor, role: str, from_state: str, to_state: str, payload: dict,
-               now: datetime) -> CaseEvent:
-    """The case's next event in its hash chain, not saved yet; moves the case's last_seq and last_hash on."""
-    seq = case.last_seq + 1
-    actor_id = actor.user.pk if actor.user is not None else None
-    content = chain.event_content(
-        case_number=case.number, seq=seq, kind=kind, actor_id=actor_id, actor_kind=actor.kind,
-        actor_ref=actor.ref, actor_role=role, from_state=from_state, to_state=to_state, level=case.level,
-        payload=payload, occurred_at=now,
-    )
-    event = CaseEvent(
-        case=case, seq=seq, kind=kind, actor_id=actor_id, actor_kind=actor.kind, actor_ref=actor.ref,
-        actor_role=role, from_state=from_state, to_state=to_state, level=case.level, payload=payload,
-        occurred_at=now, prev_hash=case.last_hash, hash=chain.chain_hash(content, case.last_hash),
-    )
-    case.last_seq, case.last_hash = seq, event.hash
-    return event
-
-
-def event_append(*, case: Case, kind: str, actor: Actor, role: str = "", from_state: str = "", to_state: str = "",
-                 payload: dict | None = None, now: datetime | None = None) -> CaseEvent:
-    """Append one event to the case's hash chain. The caller holds the case row lock and saves the case after."""
-    event = _event_row(case=case, kind=kind, actor=actor, role=role, from_state=from_state, to_state=to_state,
-                       payload=payload or {}, now=now or timezone.now())
-    row_insert(event)
-    return event
 
 
 def _attach(case: Case, photos: list[Photo], kind: str, actor: Actor, now: datetime, seq: int | None
@@ -439,8 +416,8 @@ def _case_file(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             payload["possible_duplicates"] = [c.number for c in candidates]
 
         def reported() -> CaseEvent:  # the first event of the chain; moves case.last_seq and last_hash on
-            return _event_row(case=case, kind="reported", actor=actor, role=role, from_state="",
-                              to_state=CaseState.REPORTED, payload=payload, now=now)
+            return event_row(case=case, kind="reported", actor=actor, role=role, from_state="",
+                             to_state=CaseState.REPORTED, payload=payload, now=now)
 
         if together:  # the first event is known before the case is written: the case row goes in with its head
             event = reported()
@@ -715,37 +692,6 @@ def _notify(case: Case, *, since_seq: int, last: CaseEvent) -> None:
         notifications_for_event(case=case, event=event)
 
 
-LEVEL_RANK: dict[str, int] = {CommandLevel.STREET: 0, CommandLevel.DISTRICT: 1, CommandLevel.CITY: 2}
-
-
-def _escalate(case: Case, policy: str = "") -> dict:
-    """Escalate the case one level (上报) by the policy of the level it goes to (``GRIDLOOP_ESCALATION_POLICY``)
-    unless ``policy`` is given: take_over moves the owner up (``level``); supervise leaves the owner responsible and
-    puts the upper center above it (``escalated_to``). From the highest level on the case (``Case.top_level``) — except
-    a take-over asked for (the returns rule: re-dispatch by the owner's next level). Returns the event payload part."""
-    from_level = case.level if policy else case.top_level
-    to_level = NEXT_LEVEL[from_level]
-    policy = policy or settings.GRIDLOOP_ESCALATION_POLICY.get(to_level, EscalationPolicy.TAKE_OVER)
-    if policy == EscalationPolicy.TAKE_OVER:
-        case.level = to_level
-        if case.escalated_to and LEVEL_RANK[case.escalated_to] <= LEVEL_RANK[to_level]:
-            case.escalated_to = ""  # the supervising center now owns it
-    else:
-        case.escalated_to = to_level
-    case.escalation_policy = policy
-    case.escalations_count += 1
-    return {"from_level": from_level, "to_level": to_level, "policy": policy}
-
-
-def case_level_up(case: Case, *, reason: str, now: datetime, actor: Actor | None = None,
-                  policy: str = "") -> CaseEvent:
-    """Escalate the case one level (street → district → city; ``_escalate``) as a system escalation event, which
-    it returns. The caller holds the case row lock and saves the case after."""
-    payload = {"reason": reason, **_escalate(case, policy)}
-    return event_append(case=case, kind="escalate", actor=actor or Actor.system("rule:returns"), role="system",
-                        from_state=case.state, to_state=case.state, payload=payload, now=now)
-
-
 _category_by_code = CompiledQuery(lambda code: Category.objects.filter(code=code), str)
 
 
@@ -975,8 +921,8 @@ def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[
             if case is None or case.state not in OPEN_STATES:
                 events.append(None)
                 continue
-            events.append(_event_row(case=case, kind=signal.kind, actor=signal.actor, role="system",
-                                     from_state=case.state, to_state=case.state, payload=signal.payload, now=now))
+            events.append(event_row(case=case, kind=signal.kind, actor=signal.actor, role="system",
+                                    from_state=case.state, to_state=case.state, payload=signal.payload, now=now))
         rows_insert_many([event for event in events if event is not None])
         touched = [cases[case_id] for case_id in sorted({event.case_id for event in events if event is not None})]
         if not touched:

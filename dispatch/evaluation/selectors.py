@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from config.errors import InvalidInput, PermissionDenied
 from dispatch.models.evaluation import COUNTERS, CaseFact, DailyFact, FactItem, Grain, SummaryFact
-from events.models import Case, Category, Channel
+from events.models import OPEN_STATES, Case, Category, Channel
 from grids.models import Department, Level, Region, Role, User
 from grids.selectors import is_admin, roles_of, scope_prefixes
 
@@ -507,8 +507,6 @@ def _late_q(*, period: Period | None, now) -> Q:
 
 
 def _overdue_base(*, prefixes, department, period, now) -> QuerySet[Case]:
-    from events.models import OPEN_STATES
-
     cases = Case.objects.filter(_prefix_q(prefixes, "region_code"), _late_q(period=period, now=now))
     if period is None:
         cases = cases.filter(state__in=OPEN_STATES)
@@ -548,8 +546,6 @@ def overdue_count(*, prefixes: list[str] | None, department: int | None = None, 
 
 def escalated_cases(*, region: Region) -> QuerySet[Case]:
     """Open cases escalated to the command level of ``region`` (street, district or city) inside it, latest first."""
-    from events.models import OPEN_STATES
-
     levels: dict[str, str] = {Level.STREET: "street", Level.DISTRICT: "district", Level.CITY: "city"}
     level = levels.get(region.level)
     if level is None:

@@ -1,7 +1,8 @@
 """SLA policies (时限标准) per stage and the clock rows (计时) of each open stage of a case.
 
 ``SlaPolicy`` rows override the built-in defaults of ``dispatch.sla``; ``StageClock`` rows are written by
-``dispatch.clocks`` on every case transition and advanced by the sweep (lights, breach escalation).
+``dispatch.clocks`` on every case transition and advanced by the sweep (``dispatch.sweep``: lights, breach
+escalation).
 """
 
 from django.db import models
@@ -90,7 +91,7 @@ class StageClock(models.Model):
         verbose_name = _("stage clock")
         verbose_name_plural = _("stage clocks")
         ordering = ["case_id", "started_at", "id"]
-        # The sweep's three claim queries (dispatch.clocks), one partial index each: only open, running clocks whose
+        # The sweep's three claim queries (dispatch.sweep), one partial index each: only open, running clocks whose
         # next light change is still ahead are in them, so a claim reads just the rows that are due — not the red
         # clocks of long-overdue cases, nor finished or paused ones (most of the table).
         indexes = [

@@ -43,9 +43,9 @@ from django.utils.translation import gettext_noop
 from config.compiled import CompiledQuery
 from config.csv_rows import csv_rows
 from config.errors import DomainError, InvalidInput, PermissionDenied, Unprocessable
-from dispatch.outbox import Recipient, center_code, dispatchers_of, outbox_enqueue
+from dispatch.outbox import Recipient, dispatchers_of, outbox_enqueue
 from events.actors import Actor
-from events.models import OPEN_STATES, Case, CaseState, Channel, FieldCheck, Urgency
+from events.models import OPEN_STATES, Case, CaseState, Channel, FieldCheck, Urgency, center_code
 from events.services import ReportInput, Signal, case_act, case_report, case_signals, cases_lock
 from grids.models import Department, Region, Role, User
 from grids.selectors import locate

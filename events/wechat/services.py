@@ -13,9 +13,10 @@ from config.errors import InvalidInput
 from dispatch.adapters import ChannelDisabled, DeliveryFailed, MediaUnavailable, WeChatAdapter
 
 from ..actors import Actor
+from ..log import event_append
 from ..models import AttachmentKind, Case, WeChatPhoto, WeChatPhotoState
 from ..photos import photo_check
-from ..services import _attach, event_append
+from ..services import _attach
 
 log = logging.getLogger(__name__)
 PHOTO_MAX_ATTEMPTS = 6

@@ -198,7 +198,7 @@ def test_a_manual_escalation_restarts_the_stage_clock_with_the_new_levels_limit(
 
 def test_a_manual_escalation_after_the_deadline_finishes_the_old_clock_late_and_the_sweep_does_not_escalate_again(
         world, garbage):
-    from dispatch.clocks import sweep
+    from dispatch.sweep import sweep
 
     case = handling_case(world, garbage)
     with at(17, 10):
@@ -253,7 +253,7 @@ def test_the_breach_reason_is_written_in_the_sites_language_not_the_callers(sett
 
     from django.utils import translation
 
-    from dispatch.clocks import _breach_reason
+    from dispatch.sweep import _breach_reason
 
     clock = SimpleNamespace(stage="handle", deadline=datetime(2026, 11, 24, 9, 0, tzinfo=UTC))  # 17:00 in Shanghai
     with translation.override("en"):

@@ -5,8 +5,8 @@ responsible). Time is moved with time_machine around Tuesday 2026-11-24 as in te
 import pytest
 
 from config.errors import Conflict
-from dispatch.clocks import sweep
 from dispatch.models import StageClock
+from dispatch.sweep import sweep
 from events.actors import Actor
 from events.integrity import chain_verify
 from events.models import Case

@@ -20,8 +20,8 @@ from dispatch.outbox import (
     retry_delay,
 )
 from events.actors import Actor
+from events.log import event_append
 from events.models import Case, CaseEvent
-from events.services import event_append
 from tests.dispatch.fake_http import FakeReceiver
 from tests.events.conftest import act, file_hotline, file_patrol, photo
 from tests.factories import make_user

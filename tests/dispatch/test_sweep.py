@@ -9,9 +9,9 @@ import pytest
 import time_machine
 from django.db import connection
 
-from dispatch import clocks as clocks_module
-from dispatch.clocks import sweep
+from dispatch import sweep as sweep_module
 from dispatch.models import StageClock
+from dispatch.sweep import sweep
 from events.integrity import chain_verify
 from events.models import Case, CaseEvent, Category
 from tests.events.conftest import act, file_patrol
@@ -72,7 +72,7 @@ def test_lights_turn_yellow_at_80_percent_and_red_at_the_deadline(world):
     assert (result.warned, result.overdue, result.escalated) == (1, 0, 0)
     assert handle_clocks(case)[0].light == "yellow"
     with at(16, 30):  # a yellow clock before its deadline is not due again
-        assert sweep() == clocks_module.SweepResult()
+        assert sweep() == sweep_module.SweepResult()
     with at(17):
         result = sweep()
     assert (result.overdue, result.escalated) == (1, 1)
@@ -107,7 +107,7 @@ def test_an_overdue_street_case_goes_to_the_district_then_to_the_city(world):
     with at(18, day=25):  # at the city only the light turns red
         result = sweep()
         assert (result.overdue, result.escalated) == (1, 0)
-        assert sweep() == clocks_module.SweepResult()  # and the red city clock is not due any more
+        assert sweep() == sweep_module.SweepResult()  # and the red city clock is not due any more
     case = Case.objects.get(pk=case.pk)
     assert case.level == "city" and case.escalations_count == 2
     city = handle_clocks(case)[-1]
@@ -134,7 +134,7 @@ def test_a_sweep_that_fails_half_way_leaves_nothing_and_the_next_one_escalates_o
         raise RuntimeError("worker died")
 
     with at(17, 5):
-        monkeypatch.setattr(clocks_module, "clock_start", crash)
+        monkeypatch.setattr(sweep_module, "clock_start", crash)
         assert sweep().escalated == 0  # the level change and its event were rolled back with the clock
         case = Case.objects.get(pk=case.pk)
         assert case.level == "street" and not sweep_escalations(case)
@@ -153,7 +153,7 @@ def test_the_sweep_resumes_a_suspended_case_at_its_date_and_skips_paused_clocks(
     with at(14):
         act(case, "suspend", world.dispatcher, reason="待拆迁", until="2026-11-26")
     with at(23, 59, day=25):  # the paused clock's old deadline has passed: nothing happens
-        assert sweep() == clocks_module.SweepResult()
+        assert sweep() == sweep_module.SweepResult()
     with at(0, 0, day=26):
         assert sweep().resumed == 1
         assert sweep().resumed == 0
@@ -228,7 +228,7 @@ def test_two_sweeps_at_once_escalate_exactly_once(world):
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
-    assert all(isinstance(r, clocks_module.SweepResult) for r in results), results
+    assert all(isinstance(r, sweep_module.SweepResult) for r in results), results
     assert sum(r.escalated for r in results) == 3
     for case in cases:
         case = Case.objects.get(pk=case.pk)
@@ -289,22 +289,26 @@ def outbox_rows(case):
 @pytest.mark.parametrize("mode", ["batch", "one_by_one"])
 def test_the_set_based_pass_does_what_one_clock_at_a_time_does(world, monkeypatch, mode, caplog,
                                                               batch_failures_expected):
-    """The same lights, notices, escalations and new clocks whether a batch goes through ``_advance_batch`` or (when
-    it fails) through ``_advance`` clock by clock."""
+    """The same lights, notices, escalations and new clocks whether a batch goes through at once or (when it fails)
+    clock by clock, each a batch of one."""
     if mode == "one_by_one":
-        def broken(*args, **kwargs):
-            raise RuntimeError("batch path disabled for this test")
+        claim = sweep_module._claim
 
-        monkeypatch.setattr(clocks_module, "_advance_batch", broken)
+        def broken(now, limit, skip, *, turn=False):  # the batch's claim fails; the one-by-one re-claim does not
+            if turn:
+                raise RuntimeError("batch path disabled for this test")
+            return claim(now, limit, skip)
+
+        monkeypatch.setattr(sweep_module, "_claim", broken)
     handling, accepted = handling_case(world), accepted_case(world)
     with at(15, 40):
-        assert sweep() == clocks_module.SweepResult(warned=1)
+        assert sweep() == sweep_module.SweepResult(warned=1)
     with at(16, 5):
-        assert sweep() == clocks_module.SweepResult(overdue=1, escalated=1)
+        assert sweep() == sweep_module.SweepResult(overdue=1, escalated=1)
     with at(16, 12):
-        assert sweep() == clocks_module.SweepResult(warned=1)
+        assert sweep() == sweep_module.SweepResult(warned=1)
     with at(17, 1):
-        assert sweep() == clocks_module.SweepResult(overdue=1, escalated=1)
+        assert sweep() == sweep_module.SweepResult(overdue=1, escalated=1)
     assert outbox_rows(accepted) == [
         ("escalate", "district_dispatcher", f"案卷 {accepted.number} 已上报至区级指挥中心",
          "超期：派遣时限 2026-11-24 16:00 已过", 3,
@@ -336,13 +340,13 @@ def test_one_pass_takes_every_due_clock_in_as_many_batches_as_it_needs(world):
     assert (result.overdue, result.escalated) == (5, 5)
     assert all(Case.objects.get(pk=c.pk).level == "district" for c in cases)
     with at(17):
-        assert sweep(batch_size=2) == clocks_module.SweepResult()
+        assert sweep(batch_size=2) == sweep_module.SweepResult()
 
 
 @pytest.mark.django_db
 def test_a_crash_between_batches_keeps_the_first_and_the_next_pass_does_the_rest_once(world, monkeypatch):
     cases = [handling_case(world) for _ in range(4)]
-    real, calls = clocks_module._advance_batch, []
+    real, calls = sweep_module._advance, []
 
     def dies_on_the_second_batch(*args, **kwargs):
         calls.append(1)
@@ -350,7 +354,7 @@ def test_a_crash_between_batches_keeps_the_first_and_the_next_pass_does_the_rest
             raise KeyboardInterrupt("worker killed")  # not an Exception: nothing catches it, as with SIGKILL
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(clocks_module, "_advance_batch", dies_on_the_second_batch)
+    monkeypatch.setattr(sweep_module, "_advance", dies_on_the_second_batch)
     with at(17), pytest.raises(KeyboardInterrupt):
         sweep(batch_size=2)
     assert sorted(Case.objects.get(pk=c.pk).escalations_count for c in cases) == [0, 0, 1, 1]
@@ -370,16 +374,16 @@ def test_a_failing_batch_is_done_again_clock_by_clock_and_a_bad_clock_does_not_s
                                                                                            batch_failures_expected):
     cases = [handling_case(world) for _ in range(3)]
     bad = handle_clocks(cases[1])[0].pk
-    real_advance = clocks_module._advance
+    real_advance = sweep_module._advance
 
-    def advance(clock, *args):
-        if clock.pk == bad:
+    def advance(clocks, *args, **kwargs):
+        if len(clocks) > 1:
+            raise RuntimeError("the batch fails")
+        if clocks[0].pk == bad:
             raise RuntimeError("a bad row")
-        return real_advance(clock, *args)
+        return real_advance(clocks, *args, **kwargs)
 
-    monkeypatch.setattr(clocks_module, "_advance", advance)
-    monkeypatch.setattr("dispatch.outbox.notifications_bulk", lambda *a, **k: (_ for _ in ()).throw(
-        RuntimeError("outbox down")))
+    monkeypatch.setattr(sweep_module, "_advance", advance)
     with at(17):
         result = sweep()
     assert result.escalated == 2  # the other two, one at a time
@@ -449,8 +453,8 @@ def test_each_claim_query_reads_its_partial_index(world):
     expected = ["clock_breach_pending", "clock_due_yellow", "clock_due_green"]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        for (condition, order), index in zip(clocks_module._due_claims(local(17)), expected, strict=True):
-            query = clocks_module._locking(StageClock.objects.filter(condition).order_by(order, "id"))[:1000]
+        for (condition, order), index in zip(sweep_module._due_claims(local(17)), expected, strict=True):
+            query = sweep_module._locking(StageClock.objects.filter(condition).order_by(order, "id"))[:1000]
             sql, params = query.query.sql_with_params()
             cursor.execute("EXPLAIN " + sql, params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
@@ -479,15 +483,15 @@ def test_dispatches_as_their_clocks_fall_due_neither_deadlock_with_the_sweep_nor
     now = max(StageClock.objects.filter(stage="dispatch").values_list("deadline", flat=True)) + timedelta(minutes=1)
 
     claimed, go = threading.Event(), threading.Event()
-    advance_batch = clocks_module._advance_batch
+    advance = sweep_module._advance
 
     def held_after_the_first_claim(*args, **kwargs):  # the first batch is claimed: wait for the actions to queue
         if not claimed.is_set():
             claimed.set()
             go.wait(30)
-        return advance_batch(*args, **kwargs)
+        return advance(*args, **kwargs)
 
-    monkeypatch.setattr(clocks_module, "_advance_batch", held_after_the_first_claim)
+    monkeypatch.setattr(sweep_module, "_advance", held_after_the_first_claim)
     results = {}
 
     def run(key, function):
@@ -526,7 +530,7 @@ def test_dispatches_as_their_clocks_fall_due_neither_deadlock_with_the_sweep_nor
 
     assert queued >= 8
     assert "deadlock" not in caplog.text
-    assert isinstance(results["sweep"], clocks_module.SweepResult), results["sweep"]
+    assert isinstance(results["sweep"], sweep_module.SweepResult), results["sweep"]
     failed = {pk: r for pk, r in results.items() if pk != "sweep" and not isinstance(r, Case)}
     assert not failed, failed
     for case in acted:

@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from dispatch.clocks import sweep
 from dispatch.models import SupervisionOrder
+from dispatch.sweep import sweep
 from events.models import Attachment, AttachmentKind, Case, CaseEvent, CaseState
 from tests.events.conftest import act, file_patrol, photo
 

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.errors import DomainError
-from dispatch.clocks import sweep
 from dispatch.evaluation.direct import direct_mismatches
 from dispatch.evaluation.rollups import rollups_advance, rollups_catch_up, rollups_rebuild
 from dispatch.models.evaluation import COUNTERS, CaseFact, DailyFact, FactItem, RollupCursor, SummaryFact
+from dispatch.sweep import sweep
 from events.actors import Actor
 from events.models import Case, CaseEvent, CaseState, Category
 from events.services import case_act
