@@ -494,7 +494,8 @@ def allowed_actions(case: Case, actor: Actor) -> list[str]:
     """Actions this actor may take on the case now: django-fsm's available transitions of the case for the actor
     (source state, conditions, and the permission: the actor's capacities on the case), in the workflow's order."""
     who = acting(actor, case)
-    available = {transition.name for transition in case.get_available_user_state_transitions(who)}
+    transitions = case.get_available_user_state_transitions(who)  # type: ignore[attr-defined]  # (FSMField adds it)
+    available = {transition.name for transition in transitions}
     return [action.name for action in ACTIONS.values() if action.method in available]
 
 
