@@ -478,8 +478,8 @@ class Case(models.Model):
     # --- Transitions (django-fsm): each action of the workflow (events/workflow.py), declared once: its sources and
     # target, its conditions, who may take it (permission), and (custom, ``step``) the inputs it requires, its clock
     # effect and its notices. ``events.services.case_act`` takes them (the lock, the checks, the event log, the
-    # clocks, the outbox); what each one changes besides the state, and its event payload, is ``events.services``'s
-    # function of the same name (``ACTION_PAYLOADS``). Chinese: the step's name in the command center's words.
+    # clocks, the outbox); what one changes besides the state, and its event payload, is the function registered for
+    # it in ``events.services.ACTION_PAYLOADS``. Chinese: the step's name in the command center's words.
     S = CaseState
     OPEN = OPEN_STATES
 
