@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from events.models import WeChatAccessToken
+from events.models import EventKind, WeChatAccessToken
 
 from .models import InboxItem, OutboxChannel, OutboxMessage
 
@@ -116,7 +116,7 @@ class WeChatAdapter(HttpAdapter):
         from django.utils.translation import gettext as _
 
         content = f"{message.title}\n{message.body}".strip()
-        if message.kind == "verify":  # the request to rate: the citizen answers by replying a number
+        if message.kind == EventKind.VERIFY:  # the request to rate: the citizen answers by replying a number
             with translation.override(getattr(settings, "GRIDLOOP_WECHAT_LANGUAGE", "zh-hans")):
                 content += "\n" + _("Reply with a number from 1 to 5 to rate the result (5 = very satisfied).")
         return {"touser": message.recipient_address, "msgtype": "text", "text": {"content": content}}

@@ -33,7 +33,7 @@ from decimal import Decimal
 
 from config.compiled import CompiledQuery
 from config.rows import row_insert, row_update
-from events.models import MAX_EXTENSIONS, Case, CaseState, LimitUnit
+from events.models import MAX_EXTENSIONS, Case, CaseState, ClockEffect, LimitUnit
 
 from .models import Light, Stage, StageClock
 from .selectors import work_calendar
@@ -126,17 +126,18 @@ def clock_finish(clock: StageClock, calendar, now: datetime, on_time: bool | Non
 
 
 # --- Transitions ---------------------------------------------------------------------------------------------------------
-def clocks_on_transition(*, case: Case, action: str, from_state: str, now: datetime) -> list[StageClock]:
-    """Start / finish / pause / resume / extend / restart the case's clocks for the action just applied; returns all
-    the case's clocks as they are now, oldest first (what the case detail shows, so it need not read them again).
+def clocks_on_transition(*, case: Case, effect: ClockEffect, now: datetime) -> list[StageClock]:
+    """Start / finish / pause / resume / extend / restart the case's clocks as the action just applied declares
+    (``effect``, the action's ``clock`` in events/workflow.py); returns all the case's clocks as they are now, oldest
+    first (what the case detail shows, so it need not read them again).
 
     Called by ``events.services`` after the action's event is appended, with the case row locked and ``case.state``
     already the new state.
     """
     calendar = work_calendar()
     # A case just reported has no clocks yet: no need to ask. A case has a handful of clocks: all are read.
-    clocks = [] if action == "reported" else _clocks_to_move(case.pk)
-    started = _clocks_move(case, clocks, action, calendar, now)
+    clocks = [] if effect == ClockEffect.START else _clocks_to_move(case.pk)
+    started = _clocks_move(case, clocks, effect, calendar, now)
     return sorted(clocks + started, key=lambda clock: (clock.started_at, clock.pk))
 
 
@@ -149,22 +150,23 @@ _clocks_to_move = CompiledQuery(
 
 def clocks_for_new_case(*, case: Case, now: datetime) -> list[StageClock]:
     """The clocks a case just reported starts with, built but not saved, for the caller to insert with the case's
-    other first rows: the same clocks as ``clocks_on_transition(action="reported")`` starts and saves."""
+    other first rows: the same clocks as ``clocks_on_transition(effect=ClockEffect.START)`` starts and saves."""
     stage = STAGE_OF_STATE.get(case.state)
     return [] if stage is None else [clock_start(case=case, stage=stage, now=now, save=False)]
 
 
-def _clocks_move(case: Case, clocks: list[StageClock], action: str, calendar, now: datetime) -> list[StageClock]:
-    """Apply ``action`` to the case's open clocks (saving each one changed); returns the clocks started."""
+def _clocks_move(case: Case, clocks: list[StageClock], effect: ClockEffect, calendar, now: datetime
+                 ) -> list[StageClock]:
+    """Apply the clock ``effect`` to the case's open clocks (saving each one changed); returns the clocks started."""
     open_clocks = sorted((clock for clock in clocks if clock.finished_at is None), key=lambda clock: clock.pk)
-    if action in ("suspend", "resume", "approve_extension"):
+    if effect in (ClockEffect.PAUSE, ClockEffect.RESUME, ClockEffect.EXTEND):  # the handling clock only
         for clock in open_clocks:
             if clock.stage != Stage.HANDLE:
                 continue
-            if action == "suspend":
+            if effect == ClockEffect.PAUSE:
                 if clock.paused_at is None:
                     clock.paused_at = now
-            elif action == "resume":
+            elif effect == ClockEffect.RESUME:
                 _unpause(clock, calendar, now)
                 clock.light = light_at(clock, now)
             elif clock.extensions < MAX_EXTENSIONS:
@@ -176,7 +178,7 @@ def _clocks_move(case: Case, clocks: list[StageClock], action: str, calendar, no
         return []
     stage = STAGE_OF_STATE.get(case.state)
     # rework handles again from the start; escalate (by hand) restarts the stage at the new level with its limit
-    restart = action in ("rework", "escalate")
+    restart = effect == ClockEffect.RESTART
     keep = False
     for clock in open_clocks:
         if clock.stage == stage and not restart:

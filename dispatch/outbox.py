@@ -1,7 +1,7 @@
 """The notification outbox: enqueue in the caller's transaction, relay with retries, park what keeps failing.
 
     outbox_enqueue(...)            one OutboxMessage row per destination, inside the transaction of the change
-    notifications_for_event(...)   which messages a case event means, and to whom (enqueues them)
+    notifications_for_event(...)   the messages a case event means, to the audiences its action names (enqueues them)
     notifications_for_light(...)   the same for a clock light turning yellow (warning) or red (overdue)
     notifications_bulk(...)        the same for many staff events at once (the sweep)
     relay_batch(...)               deliver due rows once: claim, deliver through the channel adapter, record
@@ -30,7 +30,17 @@ from django.utils.translation import gettext as _
 
 from config.compiled import CompiledQuery
 from config.queries import pk_in
-from events.models import Case, CaseEvent, CommandLevel, InboundReport, center_code
+from events.models import (
+    Audience,
+    Case,
+    CaseEvent,
+    CaseState,
+    CommandLevel,
+    EventKind,
+    InboundReport,
+    center_code,
+)
+from events.workflow import notices_of
 from grids.models import Role, User
 from grids.selectors import ancestor_codes
 
@@ -64,10 +74,21 @@ def outbox_enqueue(*, kind: str, case: Case | None, event_seq: int | None, recip
                    body: str = "", payload: dict | None = None, now: datetime | None = None) -> list[OutboxMessage]:
     """Write one pending row per distinct destination. Call it inside the transaction of the change it announces,
     so the message exists exactly when the change does."""
+    _in_transaction("outbox_enqueue")
+    return OutboxMessage.objects.bulk_create(_rows(kind=kind, case=case, event_seq=event_seq, recipients=recipients,
+                                                   title=title, body=body, payload=payload, now=now or timezone.now()))
+
+
+def _in_transaction(name: str) -> None:
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("outbox_enqueue must be called inside the transaction of the change it announces")
-    now = now or timezone.now()
+        raise RuntimeError(f"{name} must be called inside the transaction of the change it announces")
+
+
+def _rows(*, kind: str, case, event_seq: int | None, recipients: list[Recipient], title: str, body: str = "",
+          payload: dict | None = None, now: datetime) -> list[OutboxMessage]:
+    """One pending row (not saved) per distinct destination. ``case``: a Case, a ``NoticeCase`` or None."""
     rows, seen = [], set()
+    of_case = {"case": case} if case is None or isinstance(case, Case) else {"case_id": case.pk}
     for recipient in recipients:
         if recipient.key in seen:
             continue
@@ -77,16 +98,23 @@ def outbox_enqueue(*, kind: str, case: Case | None, event_seq: int | None, recip
         if recipient.channel != OutboxChannel.INBOX and not recipient.address:
             raise ValueError(f"a {recipient.channel} message needs a recipient address")
         rows.append(OutboxMessage(
-            kind=kind, case=case, event_seq=event_seq, channel=recipient.channel, recipient_user=recipient.user,
+            kind=kind, **of_case, event_seq=event_seq, channel=recipient.channel, recipient_user=recipient.user,
             recipient_address=recipient.address, title=title[:200], body=body, payload=payload or {},
             state=OutboxState.PENDING, next_attempt_at=now, created_at=now,
         ))
-    return OutboxMessage.objects.bulk_create(rows)
+    return rows
 
 
-# --- Who hears about what ------------------------------------------------------------------------------------------
-STAFF_EVENTS = {"dispatch", "return", "escalate", "urge", "supervise", "warning", "overdue"}
-CITIZEN_EVENTS = {"reject", "verify", "close"}
+# --- Who hears about what: each action names its audiences (``Action.notices``, events/workflow.py) ----------------
+LIGHT_KINDS = {"yellow": "warning", "red": "overdue"}  # the notices of a clock's light turning (no case event)
+LIGHT_AUDIENCES = (Audience.IN_CHARGE,)  # … told to those an urge is
+STAFF_AUDIENCES = frozenset({Audience.DISPATCHED_DEPARTMENT, Audience.OWNING_CENTER, Audience.UPPER_CENTER,
+                             Audience.IN_CHARGE, Audience.DISSATISFIED})
+
+
+def audiences_of(kind: str) -> tuple[Audience, ...]:
+    """Whom an event (or a light notice) of this kind is announced to."""
+    return LIGHT_AUDIENCES if kind in LIGHT_KINDS.values() else notices_of(kind)
 
 
 # Asked on most transitions (who to tell): compiled once (config.compiled).
@@ -141,9 +169,7 @@ def _recipients_of(reports) -> list[Recipient]:
     return found
 
 
-def _department_code(case: Case, event: CaseEvent) -> str:
-    if event.kind == "dispatch" and event.payload.get("department"):
-        return event.payload["department"]
+def _department_in_charge(case) -> str:
     return case.department.code if case.department_id else ""
 
 
@@ -204,122 +230,153 @@ def _owning_dispatchers(case: Case, event: CaseEvent, people=_Lookup) -> list[Us
     return people.dispatchers(center_code(case.region_code, event.level or case.level))
 
 
-def _message(case: Case, event: CaseEvent, people=_Lookup) -> tuple[list[Recipient], str, str] | None:
-    """(recipients, title, body) for the event in the active language, or None when it notifies nobody."""
-    kind, payload, number = event.kind, event.payload or {}, case.number
-    reason = payload.get("reason") or payload.get("note") or ""
+def _reason(event) -> str:
+    payload = event.payload or {}
+    return payload.get("reason") or payload.get("note") or ""
+
+
+def _summary(case) -> str:
     what = case.category.minor_name if case.category_id else ""
-    summary = " · ".join(part for part in (what, case.address, case.description[:100]) if part)
-    if kind == "dispatch":
-        users = people.handlers(_department_code(case, event))
-        return [Recipient.inbox(u) for u in users], _("New case %(number)s dispatched: please sign for it") % {
-            "number": number}, summary
-    if kind == "return":
-        return ([Recipient.inbox(u) for u in _owning_dispatchers(case, event, people)],
-                _("Case %(number)s was returned by the department: please dispatch it again") % {"number": number},
-                reason)
-    if kind == "escalate":
-        level = payload.get("to_level") or case.level
-        users = people.dispatchers(center_code(case.region_code, level))
-        center = {CommandLevel.DISTRICT: _("Case %(number)s was escalated to the district command center"),
-                  CommandLevel.CITY: _("Case %(number)s was escalated to the city command center")}.get(
-                      level, _("Case %(number)s was escalated to the street command center"))
-        return [Recipient.inbox(u) for u in users], center % {"number": number}, reason
-    if kind in ("urge", "supervise", "warning", "overdue"):
-        code = _department_code(case, event)
-        users = people.handlers(code) if code else _owning_dispatchers(case, event, people)
-        title = {
-            "urge": _("Urged: case %(number)s"),
-            "supervise": _("Supervision order: case %(number)s"),
-            "warning": _("Warning: case %(number)s is nearly due"),
-            "overdue": _("Overdue: case %(number)s is past its time limit"),
-        }[kind] % {"number": number}
-        return [Recipient.inbox(u) for u in users], title, reason or summary
-    if kind in CITIZEN_EVENTS:
-        return citizen_recipients(case), *_citizen_text(kind, number, reason)
-    if kind == "feedback" and case.reopen_review:
-        rating, comment = payload.get("rating"), payload.get("comment") or ""
-        return ([Recipient.inbox(u) for u in supervisors_over(case.region_code)],
-                _("Citizen dissatisfied: case %(number)s rated %(rating)s; decide whether to reopen it")
-                % {"number": number, "rating": rating}, comment or summary)
-    return None
+    return " · ".join(part for part in (what, case.address, case.description[:100]) if part)
 
 
-def _citizen_text(kind: str, number: str, reason: str = "") -> tuple[str, str]:
-    """(title, body) of a notice to the citizens who reported case ``number``, in the active language."""
-    if kind == "reject":
-        return _("Your report (%(number)s) was not accepted") % {"number": number}, reason
-    if kind == "verify":
-        return (_("Your report (%(number)s) has been handled") % {"number": number},
-                _("Please rate the result (1–5). Thank you for taking part."))
-    if kind == "close":
-        return _("Your report (%(number)s) is closed") % {"number": number}, _("Thank you for taking part.")
-    if kind == "merged_closed":
-        return (_("Your report was handled together with case %(number)s, which is now closed") % {"number": number},
-                _("Thank you for taking part."))
-    raise ValueError(f"no citizen notice for {kind!r}")
+# Staff audiences: (users, title, body) in the active language, or None when the event tells them nothing.
+StaffMessage = tuple[list[User], str, str] | None
 
 
-def _enqueue_for_citizens(*, kind: str, case: Case, event: CaseEvent, recipients: list[Recipient],
-                          reason: str = "") -> list[OutboxMessage]:
-    """One row per citizen, its text in the language of the citizen's channel."""
-    rows = []
-    for language in dict.fromkeys(citizen_language(r.channel) for r in recipients):
-        with translation.override(language):
-            title, body = _citizen_text(kind, case.number, reason)
-        rows += outbox_enqueue(kind=kind, case=case, event_seq=event.seq, title=title, body=body,
-                               recipients=[r for r in recipients if citizen_language(r.channel) == language],
-                               payload={"case": case.number, "event": kind, "seq": event.seq}, now=event.occurred_at)
-    return rows
+def _to_dispatched_department(case: Case, event: CaseEvent, people=_Lookup) -> StaffMessage:
+    users = people.handlers((event.payload or {}).get("department") or _department_in_charge(case))
+    return users, _("New case %(number)s dispatched: please sign for it") % {"number": case.number}, _summary(case)
 
 
-def notifications_for_event(*, case: Case, event: CaseEvent) -> list[OutboxMessage]:
-    """Enqueue the messages that ``event`` of ``case`` means (see STAFF_EVENTS, CITIZEN_EVENTS); [] for others.
-
-    dispatch → handlers of the department; return → dispatchers of the owning command center; escalate →
-    dispatchers of the new level's center; urge, supervise, warning, overdue → handlers of the department in charge
-    (the owning center's dispatchers when none is); feedback of 1–2 (a reopen decision due) → the supervisors over
-    the case's area; reject, verify (the request for feedback), close → the citizen.
-    Call inside the transaction that appended the event."""
-    with translation.override(settings.LANGUAGE_CODE):  # staff notices; a citizen's are rewritten in their language
-        found = _message(case, event)
-    if event.kind in ("close", "feedback") and case.state == "closed":
-        merged = _merged_reporters_message(case, event)
-    else:
-        merged = []
-    if found is None:
-        return merged
-    recipients, title, body = found
-    if not recipients:
-        log.info("case %s event %s (%s): nobody to notify", case.number, event.seq, event.kind)
-        return []
-    if event.kind in CITIZEN_EVENTS:
-        reason = (event.payload or {}).get("reason") or (event.payload or {}).get("note") or ""
-        return merged + _enqueue_for_citizens(kind=event.kind, case=case, event=event, recipients=recipients,
-                                              reason=reason)
-    return merged + outbox_enqueue(kind=event.kind, case=case, event_seq=event.seq, recipients=recipients,
-                                   title=title, body=body,
-                                   payload={"case": case.number, "event": event.kind, "seq": event.seq},
-                                   now=event.occurred_at)
+def _to_owning_center(case: Case, event: CaseEvent, people=_Lookup) -> StaffMessage:
+    return (_owning_dispatchers(case, event, people),
+            _("Case %(number)s was returned by the department: please dispatch it again") % {"number": case.number},
+            _reason(event))
 
 
-def _merged_reporters_message(case: Case, event: CaseEvent) -> list[OutboxMessage]:
-    """The main case closed: tell the citizens whose reports were merged into it (并案), each on their own channel."""
+def _to_upper_center(case: Case, event: CaseEvent, people=_Lookup) -> StaffMessage:
+    level = (event.payload or {}).get("to_level") or case.level
+    users = people.dispatchers(center_code(case.region_code, level))
+    center = {CommandLevel.DISTRICT: _("Case %(number)s was escalated to the district command center"),
+              CommandLevel.CITY: _("Case %(number)s was escalated to the city command center")}.get(
+                  level, _("Case %(number)s was escalated to the street command center"))
+    return users, center % {"number": case.number}, _reason(event)
+
+
+def _to_in_charge(case: Case, event: CaseEvent, people=_Lookup) -> StaffMessage:
+    code = _department_in_charge(case)
+    users = people.handlers(code) if code else _owning_dispatchers(case, event, people)
+    warning, overdue = LIGHT_KINDS["yellow"], LIGHT_KINDS["red"]
+    title = {
+        EventKind.URGE: _("Urged: case %(number)s"),
+        EventKind.SUPERVISE: _("Supervision order: case %(number)s"),
+        warning: _("Warning: case %(number)s is nearly due"),
+        overdue: _("Overdue: case %(number)s is past its time limit"),
+    }[event.kind] % {"number": case.number}
+    return users, title, _reason(event) or _summary(case)
+
+
+def _to_supervisors_if_dissatisfied(case: Case, event: CaseEvent, people=_Lookup) -> StaffMessage:
+    if not case.reopen_review:
+        return None
+    payload = event.payload or {}
+    rating, comment = payload.get("rating"), payload.get("comment") or ""
+    return (supervisors_over(case.region_code),
+            _("Citizen dissatisfied: case %(number)s rated %(rating)s; decide whether to reopen it")
+            % {"number": case.number, "rating": rating}, comment or _summary(case))
+
+
+_TO_STAFF = {
+    Audience.DISPATCHED_DEPARTMENT: _to_dispatched_department,
+    Audience.OWNING_CENTER: _to_owning_center,
+    Audience.UPPER_CENTER: _to_upper_center,
+    Audience.IN_CHARGE: _to_in_charge,
+    Audience.DISSATISFIED: _to_supervisors_if_dissatisfied,
+}
+MERGED_CLOSED = "merged_closed"  # the notice kind of a main case's closure to the reporters merged into it
+
+
+def _to_reporters(case: Case, event: CaseEvent) -> tuple[str, list[Recipient], str]:
+    return event.kind, citizen_recipients(case), _reason(event)
+
+
+def _to_merged_reporters(case: Case, event: CaseEvent) -> tuple[str, list[Recipient], str]:
+    """The main case closed: the citizens whose reports were merged into it (并案), each on their own channel."""
+    if case.state != CaseState.CLOSED:
+        return MERGED_CLOSED, [], ""
     merged_ids, frontier = [], [case.pk]
     while frontier:  # cases merged into cases merged into this one, too
         frontier = list(Case.objects.filter(merged_into_id__in=frontier).values_list("id", flat=True))
         merged_ids += frontier
     if not merged_ids:
-        return []
+        return MERGED_CLOSED, [], ""
     recipients = _recipients_of(InboundReport.objects.filter(case_id__in=merged_ids))
     mine = set(r.key for r in citizen_recipients(case))
-    recipients = [r for r in recipients if r.key not in mine]  # the main case's own reporters hear of it anyway
-    if not recipients:
+    return MERGED_CLOSED, [r for r in recipients if r.key not in mine], ""  # (its own reporters hear of it anyway)
+
+
+_TO_CITIZENS = {Audience.REPORTERS: _to_reporters, Audience.MERGED_REPORTERS: _to_merged_reporters}
+
+
+def _citizen_text(kind: str, number: str, reason: str = "") -> tuple[str, str]:
+    """(title, body) of a notice to the citizens who reported case ``number``, in the active language."""
+    if kind == EventKind.REJECT:
+        return _("Your report (%(number)s) was not accepted") % {"number": number}, reason
+    if kind == EventKind.VERIFY:
+        return (_("Your report (%(number)s) has been handled") % {"number": number},
+                _("Please rate the result (1–5). Thank you for taking part."))
+    if kind == EventKind.CLOSE:
+        return _("Your report (%(number)s) is closed") % {"number": number}, _("Thank you for taking part.")
+    if kind == MERGED_CLOSED:
+        return (_("Your report was handled together with case %(number)s, which is now closed") % {"number": number},
+                _("Thank you for taking part."))
+    raise ValueError(f"no citizen notice for {kind!r}")
+
+
+def _notice_rows(case, event, people=_Lookup) -> list[OutboxMessage]:
+    """The outbox rows (not saved) that announce ``event`` of ``case`` to each audience its kind names, in that
+    order: staff in ``LANGUAGE_CODE``, each citizen in their channel's language. ``case`` and ``event`` may be the
+    lighter ``NoticeCase`` and ``_NoticeEvent`` (staff audiences only)."""
+    rows: list[OutboxMessage] = []
+    for audience in audiences_of(event.kind):
+        if audience in _TO_STAFF:
+            with translation.override(settings.LANGUAGE_CODE):
+                found = _TO_STAFF[audience](case, event, people)
+            if found is None:
+                continue
+            users, title, body = found
+            if not users:
+                log.info("case %s event %s (%s): nobody to notify", case.number, event.seq, event.kind)
+                continue
+            rows += _rows(kind=event.kind, case=case, event_seq=event.seq, recipients=[Recipient.inbox(u) for u in users],
+                          title=title, body=body, payload={"case": case.number, "event": event.kind, "seq": event.seq},
+                          now=event.occurred_at)
+            continue
+        kind, recipients, reason = _TO_CITIZENS[audience](case, event)
+        for language in dict.fromkeys(citizen_language(r.channel) for r in recipients):
+            with translation.override(language):
+                title, body = _citizen_text(kind, case.number, reason)
+            rows += _rows(kind=kind, case=case, event_seq=event.seq, title=title, body=body,
+                          recipients=[r for r in recipients if citizen_language(r.channel) == language],
+                          payload={"case": case.number, "event": kind, "seq": event.seq}, now=event.occurred_at)
+    return rows
+
+
+def notifications_for_event(*, case: Case, event: CaseEvent) -> list[OutboxMessage]:
+    """Enqueue the messages that ``event`` of ``case`` means: to the audiences its action names (``Action.notices``
+    in events/workflow.py; light notices: ``LIGHT_AUDIENCES``); [] for events that tell nobody.
+
+    dispatch → handlers of the department; return → dispatchers of the owning command center; escalate →
+    dispatchers of the new level's center; urge, supervise, warning, overdue → handlers of the department in charge
+    (the owning center's dispatchers when none is); feedback of 1–2 (a reopen decision due) → the supervisors over
+    the case's area; reject, verify (the request for feedback), close → the citizen; close and feedback → the
+    citizens whose reports were merged into the case. Call inside the transaction that appended the event."""
+    rows = _notice_rows(case, event)
+    if not rows:
         return []
-    return _enqueue_for_citizens(kind="merged_closed", case=case, event=event, recipients=recipients)
-
-
-LIGHT_KINDS = {"yellow": "warning", "red": "overdue"}
+    _in_transaction("notifications_for_event")
+    return OutboxMessage.objects.bulk_create(rows)
 
 
 def notifications_for_light(*, case: Case, light: str, stage: str = "",
@@ -355,16 +412,17 @@ class _Named(NamedTuple):
 
 
 class _NoticeEvent(NamedTuple):
-    """The fields of an event that ``_message`` reads."""
+    """The fields of an event that its staff notices read (``_notice_rows``)."""
 
     kind: str
     level: str
     payload: dict
     seq: int | None
+    occurred_at: datetime
 
 
 class NoticeCase(NamedTuple):
-    """The fields of a case that its staff notices read (``_message``), without building a Case."""
+    """The fields of a case that its staff notices read (``_notice_rows``), without building a Case."""
 
     pk: int
     number: str
@@ -390,36 +448,33 @@ _OUTBOX_COLUMNS = ("kind", "case_id", "event_seq", "channel", "recipient_user_id
                    "payload", "state", "attempts", "next_attempt_at", "last_error", "created_at", "delivered_at")
 
 
-def _outbox_insert(rows: list[tuple]) -> None:
-    """Insert pending inbox rows (values in ``_OUTBOX_COLUMNS`` order, payload as JSON text): COPY on PostgreSQL,
-    bulk_create elsewhere."""
+def _outbox_insert(rows: list[OutboxMessage]) -> None:
+    """Insert rows built by ``_rows``: with COPY on PostgreSQL (no ids come back), bulk_create elsewhere."""
     if not rows:
         return
-    if connection.vendor == "postgresql":
-        table = OutboxMessage._meta.db_table
-        columns = ", ".join(OutboxMessage._meta.get_field(name).column for name in _OUTBOX_COLUMNS)
-        with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    if connection.vendor != "postgresql":
+        OutboxMessage.objects.bulk_create(rows, batch_size=1000)
         return
-    OutboxMessage.objects.bulk_create([
-        OutboxMessage(**{name: json.loads(value) if name == "payload" else value
-                         for name, value in zip(_OUTBOX_COLUMNS, row, strict=True)})
-        for row in rows], batch_size=1000)
+    table = OutboxMessage._meta.db_table
+    columns = ", ".join(OutboxMessage._meta.get_field(name).column for name in _OUTBOX_COLUMNS)
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row.payload) if name == "payload" else getattr(row, name)
+                            for name in _OUTBOX_COLUMNS])
 
 
 def notifications_bulk(notices: list[Notice], *, now: datetime, people: People | None = None) -> int:
     """Write the rows ``notifications_for_event`` / ``notifications_for_light`` would write for each notice — the
-    same recipients, titles, bodies and payloads — for many at once: the handlers of every department and the
+    same rows, built by the same ``_notice_rows`` — for many at once: the handlers of every department and the
     dispatchers of every center concerned are looked up together (``people`` keeps them for the next call), and the
-    rows go in with one COPY. For the sweep: staff events only (the citizens' messages read each case's reports).
+    rows go in with one COPY. For the sweep: staff audiences only (the citizens' messages read each case's reports).
     Call inside the transaction of the change. Returns the number of rows written."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("notifications_bulk must be called inside the transaction of the change it announces")
+    _in_transaction("notifications_bulk")
     people = people if people is not None else People()
     departments, centers = set(), set()
     for notice in notices:
-        if notice.kind not in STAFF_EVENTS:
+        audiences = audiences_of(notice.kind)
+        if not audiences or not STAFF_AUDIENCES.issuperset(audiences):
             raise ValueError(f"notifications_bulk writes staff notices only, not {notice.kind!r}")
         case = notice.case
         if case.department_id:
@@ -427,22 +482,11 @@ def notifications_bulk(notices: list[Notice], *, now: datetime, people: People |
         for level in {notice.level, case.level, (notice.payload or {}).get("to_level")} - {None, ""}:
             centers.add(center_code(case.region_code, level))
     people.preload(departments=departments, centers=centers)
-    rows = []
+    rows: list[OutboxMessage] = []
     for notice in notices:
-        event = _NoticeEvent(kind=notice.kind, level=notice.level, payload=notice.payload, seq=notice.seq)
-        with translation.override(settings.LANGUAGE_CODE):
-            found = _message(notice.case, event, people)
-        if found is None:
-            continue
-        recipients, title, body = found
-        if not recipients:
-            log.info("case %s %s: nobody to notify", notice.case.number, notice.kind)
-            continue
-        payload = '{"case": %s, "event": %s, "seq": %s}' % (  # noqa: UP031 - the same as json.dumps of the dict
-            json.dumps(notice.case.number), json.dumps(notice.kind), "null" if notice.seq is None else int(notice.seq))
-        for user_id in dict.fromkeys(recipient.user.pk for recipient in recipients):
-            rows.append((notice.kind, notice.case.pk, notice.seq, OutboxChannel.INBOX.value, user_id, "", title[:200],
-                         body, payload, OutboxState.PENDING.value, 0, now, "", now, None))
+        event = _NoticeEvent(kind=notice.kind, level=notice.level, payload=notice.payload, seq=notice.seq,
+                             occurred_at=now)
+        rows += _notice_rows(notice.case, event, people)
     _outbox_insert(rows)
     return len(rows)
 

@@ -19,7 +19,7 @@ from config.errors import Conflict, InvalidInput, NotFound
 from events.access import cases_visible_q
 from events.actors import Actor
 from events.log import event_append
-from events.models import Case
+from events.models import Case, EventKind
 from grids.models import Role
 from grids.selectors import roles_of
 
@@ -86,7 +86,7 @@ def supervision_reply(*, order_id: int, user, text: str) -> SupervisionOrder:
         now = timezone.now()
         order.reply, order.replied_by, order.replied_at = text[:2000], user, now
         order.save(update_fields=["reply", "replied_by", "replied_at"])
-        event = event_append(case=case, kind="supervision_reply", actor=Actor.staff(user), role=Role.HANDLER
+        event = event_append(case=case, kind=EventKind.SUPERVISION_REPLY, actor=Actor.staff(user), role=Role.HANDLER
                              if order.department_id else Role.DISPATCHER,
                              from_state=case.state, to_state=case.state,
                              payload={"order": order.pk, "reply": order.reply}, now=now)
@@ -94,7 +94,7 @@ def supervision_reply(*, order_id: int, user, text: str) -> SupervisionOrder:
         with translation.override(settings.LANGUAGE_CODE):  # a staff notice (dispatch.outbox)
             title = (_("The urge on case %(number)s was answered") if order.kind == SupervisionKind.URGE
                      else _("The supervision order on case %(number)s was answered")) % {"number": case.number}
-        outbox_enqueue(kind="supervision_reply", case=case, event_seq=event.seq,
+        outbox_enqueue(kind=EventKind.SUPERVISION_REPLY, case=case, event_seq=event.seq,
                        recipients=[Recipient.inbox(order.issued_by)], title=title, body=order.reply, now=now)
     return order
 

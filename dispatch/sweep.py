@@ -38,7 +38,7 @@ from config.errors import Conflict
 from config.queries import pk_in
 from events.actors import Actor
 from events.log import NEXT_LEVEL, case_level_up
-from events.models import OPEN_STATES, Case, CaseState, CommandLevel
+from events.models import OPEN_STATES, Case, CaseState, CommandLevel, EventKind
 from events.services import case_act
 
 from .clocks import clock_finish, clock_start, light_at
@@ -211,7 +211,7 @@ def _advance(clocks: list[_Due], calendar, now: datetime, result: SweepResult, s
                 reason = _breach_reason(clock)
                 event = case_level_up(case, reason=reason, now=now, actor=Actor.system("sweep"))
                 escalated.append((clock, case))
-                notices.append(Notice(case=case, kind="escalate", level=case.top_level, seq=case.last_seq,
+                notices.append(Notice(case=case, kind=EventKind.ESCALATE, level=case.top_level, seq=case.last_seq,
                                       payload=event.payload))
         if escalated:
             _cases_escalated_save([case for _clock, case in escalated], now)

@@ -3,6 +3,8 @@
 The "by" names of events/workflow.py are resolved here against the actor's role assignments and area scope.
 """
 
+from dataclasses import dataclass
+
 from django.db.models import Q
 
 from grids.models import Role
@@ -47,6 +49,19 @@ def capacities(actor: Actor, case: Case) -> list[str]:
     # A staff member who filed the case (a grid worker's patrol report) is not its "reporter": 回访 asks citizens,
     # staff do not rate their own reports; the command center closes those (结案), or the system does.
     return found
+
+
+@dataclass(frozen=True)
+class Acting:
+    """An actor with the capacities they hold on one case: whom django-fsm's permission checks are given
+    (``events.models.By``), so the capacities are worked out once for all the case's transitions."""
+
+    actor: Actor
+    capacities: tuple[str, ...]
+
+
+def acting(actor: Actor, case: Case) -> Acting:
+    return Acting(actor, tuple(capacities(actor, case)))
 
 
 def cases_visible_q(user) -> Q:

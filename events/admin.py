@@ -6,8 +6,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from web.desk import event_words
-
 from .models import (
     Attachment,
     Case,
@@ -22,6 +20,7 @@ from .models import (
     WeChatConversation,
     WeChatMessage,
     WeChatPhoto,
+    event_words,
 )
 from .open311.services import open311_key_secret, open311_key_set_active
 
@@ -51,7 +50,7 @@ def _choice_label(choices, value: str) -> str:
 
 
 class CaseEventInline(admin.TabularInline):
-    """The timeline in the reader's language: event kinds in the desk's words (web/desk.py EVENT_WORDS), states and
+    """The timeline in the reader's language: event kinds in the timeline's words (``EventKind`` labels), states and
     command levels by their choice labels; the raw codes stay in the event log's own admin."""
 
     model = CaseEvent

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .models import Case, CaseEvent
+from .models import Case, CaseEvent, ClockEffect
 
 
 class RouteSuggestion(Protocol):
@@ -32,8 +32,9 @@ class DispatchSteps(Protocol):
         """The stage clocks a case just reported starts with, built, not saved (the caller inserts them)."""
         ...
 
-    def clocks_on_transition(self, *, case: Case, action: str, from_state: str, now: datetime) -> list[Any]:
-        """Move the case's clocks for the action just applied; returns all its clocks as they are now."""
+    def clocks_on_transition(self, *, case: Case, effect: ClockEffect, now: datetime) -> list[Any]:
+        """Move the case's clocks as the action just applied declares (its ``ClockEffect``); returns all its clocks
+        as they are now."""
         ...
 
     def case_clocks(self, case_id: int) -> list[Any]:
@@ -79,8 +80,8 @@ def clocks_for_new_case(*, case: Case, now: datetime) -> list[Any]:
     return dispatch_steps().clocks_for_new_case(case=case, now=now)
 
 
-def clocks_on_transition(*, case: Case, action: str, from_state: str, now: datetime) -> list[Any]:
-    return dispatch_steps().clocks_on_transition(case=case, action=action, from_state=from_state, now=now)
+def clocks_on_transition(*, case: Case, effect: ClockEffect, now: datetime) -> list[Any]:
+    return dispatch_steps().clocks_on_transition(case=case, effect=effect, now=now)
 
 
 def case_clocks(case_id: int) -> list[Any]:

@@ -15,7 +15,7 @@ from config.rows import row_insert
 
 from . import chain
 from .actors import Actor
-from .models import Case, CaseEvent, CommandLevel, EscalationPolicy
+from .models import Case, CaseEvent, CommandLevel, EscalationPolicy, EventKind
 
 NEXT_LEVEL: dict[str, str] = {CommandLevel.STREET: CommandLevel.DISTRICT, CommandLevel.DISTRICT: CommandLevel.CITY}
 LEVEL_RANK: dict[str, int] = {CommandLevel.STREET: 0, CommandLevel.DISTRICT: 1, CommandLevel.CITY: 2}
@@ -73,5 +73,5 @@ def case_level_up(case: Case, *, reason: str, now: datetime, actor: Actor | None
     """Escalate the case one level (street → district → city; ``escalation_apply``) as a system escalation event,
     which it returns. The caller holds the case row lock and saves the case after."""
     payload = {"reason": reason, **escalation_apply(case, policy)}
-    return event_append(case=case, kind="escalate", actor=actor or Actor.system("rule:returns"), role="system",
+    return event_append(case=case, kind=EventKind.ESCALATE, actor=actor or Actor.system("rule:returns"), role="system",
                         from_state=case.state, to_state=case.state, payload=payload, now=now)

@@ -1,7 +1,14 @@
 """Categories of problems (部件 components / 事件 events, 大类/小类), per CJ/T 214 style codes."""
 
+import enum
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
@@ -150,6 +157,217 @@ class FieldCheck(models.TextChoices):
     NOT_FOUND = "not_found", _("not found on site")
 
 
+class EventKind(models.TextChoices):
+    """What a case event records (``CaseEvent.kind``, stored and in the API): each action of the workflow under its
+    API name, and the events that are not actions. The labels are the timeline's plain words (UI.md "Words"); a kind
+    without words yet is shown as its code."""
+
+    REPORTED = "reported", _("reported (受理)")
+    REPORT_ADDED = "report_added", _("further report joined")
+    INQUIRY_ANSWERED = "inquiry_answered", _("progress inquiry answered")
+    PHOTO_ADDED = "photo_added", "photo_added"
+    MERGED_IN = "merged_in", _("a duplicate merged in (并案)")
+    SENSOR_ALARM = "sensor_alarm", "sensor_alarm"
+    SENSOR_RECOVERED = "sensor_recovered", "sensor_recovered"
+    SUPERVISION_REPLY = "supervision_reply", _("order answered")
+    # the actions (Case's transitions)
+    REQUEST_FIELD_CHECK = "request_field_check", _("on-site check requested")
+    FIELD_CHECK = "field_check", _("checked on site (核实)")
+    ACCEPT = "accept", _("accepted (立案)")
+    REJECT = "reject", _("not accepted")
+    MERGE = "merge", _("merged")
+    CONFIRM_SELF_HANDLED = "confirm_self_handled", "confirm_self_handled"
+    DISPATCH = "dispatch", _("dispatched (派遣)")
+    SIGN = "sign", _("signed (签收)")
+    RETURN = "return", _("returned (回退)")
+    REQUEST_EXTENSION = "request_extension", _("extension requested (延期)")
+    APPROVE_EXTENSION = "approve_extension", _("extension approved")
+    DENY_EXTENSION = "deny_extension", _("extension denied")
+    SUSPEND = "suspend", _("suspended (挂账)")
+    RESUME = "resume", _("resumed")
+    COMPLETE = "complete", _("handled (处置完成)")
+    VERIFY = "verify", _("checked on site (核查)")
+    REWORK = "rework", _("sent back for rework (返工)")
+    FEEDBACK = "feedback", _("caller's feedback (回访)")
+    CLOSE = "close", _("closed (结案)")
+    REOPEN = "reopen", _("reopened")
+    ESCALATE = "escalate", _("escalated")
+    URGE = "urge", _("urged (催办)")
+    SUPERVISE = "supervise", _("supervision order (督办)")
+    CANCEL = "cancel", _("cancelled (作废)")
+
+
+def event_words(kind: str) -> str:
+    """The event kind in the timeline's plain words (the code itself for a kind unknown here)."""
+    return str(EventKind(kind).label) if kind in EventKind.values else kind
+
+
+class ClockEffect(enum.StrEnum):
+    """What an action does to the case's stage clocks (``dispatch.clocks.clocks_on_transition``)."""
+
+    START = "start"  # a new case: its first stage starts (no clocks yet)
+    MOVE = "move"  # every action unless named otherwise: finish the other stages' clocks, start the new state's
+    PAUSE = "pause"  # the handling clock stops (suspend)
+    RESUME = "resume"  # … and runs again; the paused time moves its deadline
+    EXTEND = "extend"  # the handling clock gets one more base limit (at most MAX_EXTENSIONS)
+    RESTART = "restart"  # the stage starts afresh (rework; escalate: at the new level's limit)
+
+
+class Audience(enum.StrEnum):
+    """Whom an event is announced to: ``dispatch.outbox`` writes the messages, in each reader's language."""
+
+    DISPATCHED_DEPARTMENT = "dispatched_department"  # the handlers of the department it was dispatched to
+    OWNING_CENTER = "owning_center"  # the dispatchers of the command center that owns it
+    UPPER_CENTER = "upper_center"  # the dispatchers of the command center it was escalated to
+    IN_CHARGE = "in_charge"  # the handlers of the department in charge, else the owning center's dispatchers
+    REPORTERS = "reporters"  # the citizens who reported it, each on their channel
+    DISSATISFIED = "dissatisfied"  # rated 1–2: the supervisors over its area, who decide whether to reopen it
+    MERGED_REPORTERS = "merged_reporters"  # once it is closed: the citizens whose reports were merged into it
+
+
+# --- What a transition needs besides its source state: conditions (with the sentence a refused person reads) --------
+class Condition:
+    """A django-fsm condition of a transition: true when ``problem(case)`` finds none. ``problem`` returns the
+    sentence a refused person reads (the 409 says it), or None."""
+
+    def __init__(self, problem: "Callable[[Case], str | None]"):
+        self.problem = problem
+        self.__name__ = problem.__name__
+        self.__doc__ = problem.__doc__
+
+    def __call__(self, case: "Case") -> bool:
+        return self.problem(case) is None
+
+    def __repr__(self) -> str:
+        return f"<condition {self.__name__}>"
+
+
+@Condition
+def filed_as_self_handled(case: "Case") -> str | None:
+    if not case.self_handled:
+        return gettext("only a report filed as handled on the spot can be confirmed as such")
+    return None
+
+
+@Condition
+def no_field_check_requested(case: "Case") -> str | None:
+    if case.field_check_status == FieldCheck.REQUESTED:
+        return gettext("an on-site check is already requested")
+    return None
+
+
+@Condition
+def field_check_requested(case: "Case") -> str | None:
+    if case.field_check_status != FieldCheck.REQUESTED:
+        return gettext("no on-site check was requested for this case")
+    return None
+
+
+@Condition
+def no_extension_waiting(case: "Case") -> str | None:
+    if case.extension_pending:
+        return gettext("an extension request is already waiting for a decision")
+    return None
+
+
+@Condition
+def extensions_left(case: "Case") -> str | None:
+    if case.extensions_count >= MAX_EXTENSIONS:
+        return gettext("a case gets at most %(n)s extensions") % {"n": MAX_EXTENSIONS}
+    return None
+
+
+@Condition
+def extension_waiting(case: "Case") -> str | None:
+    if not case.extension_pending:
+        return gettext("no extension request is waiting")
+    return None
+
+
+@Condition
+def never_suspended(case: "Case") -> str | None:
+    if case.suspensions_count:
+        return gettext("a case can be suspended only once")
+    return None
+
+
+@Condition
+def no_feedback_due(case: "Case") -> str | None:
+    if case.citizen_key and case.verified_at and (
+        timezone.now() < case.verified_at + timedelta(hours=settings.GRIDLOOP_FEEDBACK_WINDOW_HOURS)
+    ):
+        return gettext("the reporter's feedback is still due; close after the feedback window or record their "
+                       "feedback")
+    return None
+
+
+@Condition
+def resolved_with_dissatisfied_feedback(case: "Case") -> str | None:
+    if case.close_reason != CloseReason.RESOLVED or case.rating is None or case.rating > 3:
+        return gettext("only a resolved case with dissatisfied feedback (rating 1–3) can be reopened")
+    return None
+
+
+@Condition
+def within_reopen_window(case: "Case") -> str | None:
+    if case.closed_at and timezone.now() > case.closed_at + timedelta(days=settings.GRIDLOOP_REOPEN_WINDOW_DAYS):
+        return gettext("the reopen window of %(n)s days after closure has passed") % {
+            "n": settings.GRIDLOOP_REOPEN_WINDOW_DAYS}
+    return None
+
+
+@Condition
+def below_the_city(case: "Case") -> str | None:
+    if case.top_level == CommandLevel.CITY:
+        return gettext("the case is already at the city command center")
+    return None
+
+
+# --- Who may take a transition: its django-fsm permission ---------------------------------------------------------------
+DISPATCHER, HANDLER, GRID_WORKER, SUPERVISOR = "dispatcher", "handler", "grid_worker", "supervisor"
+OPERATOR, REPORTER, SYSTEM = "operator", "reporter", "system"
+
+
+class By:
+    """The permission of a transition: the capacities that may take it (events/workflow.py, "by"). django-fsm calls
+    it with the case and whoever acts — an ``events.access.Acting``: the actor with their capacities on this case.
+
+    ``unless`` is a rule on the acting capacities: it names why these capacities may not take the action on this
+    case now (a 409, as a condition's), or None."""
+
+    def __init__(self, *capacities: str, unless: "Callable[[Case, list[str]], str | None] | None" = None):
+        self.capacities = capacities
+        self.unless = unless
+
+    def holders(self, acting) -> list[str]:
+        """The acting capacities that may take the transition, in the order ``events.access.capacities`` gives."""
+        return [capacity for capacity in acting.capacities if capacity in self.capacities]
+
+    def refusal(self, case: "Case", acting) -> str | None:
+        return self.unless(case, self.holders(acting)) if self.unless is not None else None
+
+    def __call__(self, case: "Case", acting) -> bool:
+        return bool(self.holders(acting)) and self.refusal(case, acting) is None
+
+    def __repr__(self) -> str:
+        return f"<by {', '.join(self.capacities)}>"
+
+
+def department_to_urge(case: "Case", mine: list[str]) -> str | None:
+    """A dispatcher urges the department in charge; with none, it would urge itself (a supervisor's urge goes to the
+    owning center's dispatchers)."""
+    if case.department_id is None and SUPERVISOR not in mine:
+        return "no department is in charge of this case to urge; dispatch it"
+    return None
+
+
+def step(*, requires: tuple[str, ...] = (), clock: str = ClockEffect.MOVE, notices: tuple[str, ...] = (),
+         name: str = "") -> dict:
+    """The rest of a transition's declaration (django-fsm ``custom``): the inputs it requires (400 naming the field
+    when missing), its clock effect, whom its event is announced to, and its API name when not the method's."""
+    return {"requires": requires, "clock": clock, "notices": notices, "name": name}
+
+
 class Case(models.Model):
     """A case (案卷). Its state changes only through ``events.services.case_act``; see events/workflow.py."""
 
@@ -260,83 +478,119 @@ class Case(models.Model):
         run at this level's limits and the next escalation goes one above it."""
         return self.escalated_to or self.level
 
-    # --- Transitions (django-fsm). Only the state changes here; who may act, the inputs, the counters, the event log
-    # and the side effects are in events/services.py (``case_act``), the action table in events/workflow.py.
+    # --- Transitions (django-fsm): each action of the workflow (events/workflow.py), declared once: its sources and
+    # target, its conditions, who may take it (permission), and (custom, ``step``) the inputs it requires, its clock
+    # effect and its notices. ``events.services.case_act`` takes them (the lock, the checks, the event log, the
+    # clocks, the outbox); what one changes besides the state, and its event payload, is the function registered for
+    # it in ``events.services.ACTION_PAYLOADS``. Chinese: the step's name in the command center's words.
     S = CaseState
+    OPEN = OPEN_STATES
 
-    @transition(state, source=S.REPORTED, target=S.ACCEPTED)
-    def accept(self): ...
+    # receive 受理/立案
+    # system: a sensor case whose readings recovered asks the grid worker to check on site (events/sensors)
+    @transition(state, source=S.REPORTED, target=None, conditions=[no_field_check_requested],
+                permission=By(DISPATCHER, SYSTEM), custom=step())
+    def request_field_check(self): ...  # 请求核实
 
-    @transition(state, source=S.REPORTED, target=S.REJECTED)
-    def reject(self): ...
+    @transition(state, source=S.REPORTED, target=None, conditions=[field_check_requested],
+                permission=By(GRID_WORKER), custom=step(requires=("result",)))
+    def field_check(self): ...  # 核实
 
-    @transition(state, source=[S.REPORTED, S.ACCEPTED], target=S.MERGED)
-    def merge(self): ...
+    @transition(state, source=S.REPORTED, target=S.ACCEPTED, permission=By(DISPATCHER, SYSTEM), custom=step())
+    def accept(self): ...  # 立案
 
-    @transition(state, source=S.REPORTED, target=S.CLOSED)
-    def confirm_self_handled(self): ...
+    @transition(state, source=S.REPORTED, target=S.REJECTED, permission=By(DISPATCHER),
+                custom=step(requires=("reason",), notices=(Audience.REPORTERS,)))
+    def reject(self): ...  # 不予立案
 
-    @transition(state, source=S.REPORTED, target=None)
-    def request_field_check(self): ...
+    @transition(state, source=[S.REPORTED, S.ACCEPTED], target=S.MERGED, permission=By(DISPATCHER),
+                custom=step(requires=("target",)))
+    def merge(self): ...  # 并案
 
-    @transition(state, source=S.REPORTED, target=None)
-    def field_check(self): ...
+    @transition(state, source=S.REPORTED, target=S.CLOSED, conditions=[filed_as_self_handled],
+                permission=By(DISPATCHER), custom=step())
+    def confirm_self_handled(self): ...  # 自行处置确认
 
-    @transition(state, source=S.ACCEPTED, target=S.DISPATCHED)
-    def dispatch(self): ...
+    # assign 派遣/签收
+    @transition(state, source=S.ACCEPTED, target=S.DISPATCHED, permission=By(DISPATCHER, SYSTEM),
+                custom=step(requires=("department",), notices=(Audience.DISPATCHED_DEPARTMENT,)))
+    def dispatch(self): ...  # 派遣
 
-    @transition(state, source=S.DISPATCHED, target=S.HANDLING)
-    def sign(self): ...
+    @transition(state, source=S.DISPATCHED, target=S.HANDLING, permission=By(HANDLER), custom=step())
+    def sign(self): ...  # 签收
 
-    @transition(state, source=[S.DISPATCHED, S.HANDLING], target=S.ACCEPTED)
-    def return_to_dispatcher(self): ...
+    @transition(state, source=[S.DISPATCHED, S.HANDLING], target=S.ACCEPTED, permission=By(HANDLER),
+                custom=step(name="return", requires=("reason",), notices=(Audience.OWNING_CENTER,)))
+    def return_to_dispatcher(self): ...  # 回退
 
-    @transition(state, source=S.HANDLING, target=None)
-    def request_extension(self): ...
+    # handle 处置
+    @transition(state, source=S.HANDLING, target=None, conditions=[no_extension_waiting, extensions_left],
+                permission=By(HANDLER), custom=step(requires=("reason",)))
+    def request_extension(self): ...  # 延期申请
 
-    @transition(state, source=S.HANDLING, target=None)
+    @transition(state, source=S.HANDLING, target=None, conditions=[extension_waiting], permission=By(DISPATCHER),
+                custom=step(clock=ClockEffect.EXTEND))
     def approve_extension(self): ...
 
-    @transition(state, source=S.HANDLING, target=None)
+    @transition(state, source=S.HANDLING, target=None, conditions=[extension_waiting], permission=By(DISPATCHER),
+                custom=step(requires=("reason",)))
     def deny_extension(self): ...
 
-    @transition(state, source=S.HANDLING, target=S.SUSPENDED)
-    def suspend(self): ...
+    @transition(state, source=S.HANDLING, target=S.SUSPENDED, conditions=[never_suspended],
+                permission=By(DISPATCHER), custom=step(requires=("reason", "until"), clock=ClockEffect.PAUSE))
+    def suspend(self): ...  # 挂账
 
-    @transition(state, source=S.SUSPENDED, target=S.HANDLING)
+    @transition(state, source=S.SUSPENDED, target=S.HANDLING, permission=By(DISPATCHER, SYSTEM),
+                custom=step(clock=ClockEffect.RESUME))
     def resume(self): ...
 
-    @transition(state, source=S.HANDLING, target=S.HANDLED)
-    def complete(self): ...
+    @transition(state, source=S.HANDLING, target=S.HANDLED, permission=By(HANDLER),
+                custom=step(requires=("note", "photos")))
+    def complete(self): ...  # 处置完成
 
-    @transition(state, source=S.HANDLED, target=S.VERIFIED)
-    def verify(self): ...
+    # supervise 核查
+    @transition(state, source=S.HANDLED, target=S.VERIFIED, permission=By(GRID_WORKER, SUPERVISOR),
+                custom=step(requires=("photos",), notices=(Audience.REPORTERS,)))
+    def verify(self): ...  # 核查通过
 
-    @transition(state, source=S.HANDLED, target=S.HANDLING)
-    def rework(self): ...
+    @transition(state, source=S.HANDLED, target=S.HANDLING, permission=By(GRID_WORKER, DISPATCHER),
+                custom=step(requires=("reason",), clock=ClockEffect.RESTART))
+    def rework(self): ...  # 返工
 
-    @transition(state, source=S.VERIFIED, target=S.CLOSED)
-    def feedback(self): ...
+    # feedback 回访/结案
+    @transition(state, source=S.VERIFIED, target=S.CLOSED, permission=By(REPORTER, OPERATOR),
+                custom=step(requires=("rating",), notices=(Audience.MERGED_REPORTERS, Audience.DISSATISFIED)))
+    def feedback(self): ...  # 回访评价
 
-    @transition(state, source=S.VERIFIED, target=S.CLOSED)
-    def close(self): ...
+    # system: the sweep closes a verified case with no citizen to ask once the feedback window has passed
+    @transition(state, source=S.VERIFIED, target=S.CLOSED, conditions=[no_feedback_due],
+                permission=By(DISPATCHER, SYSTEM), custom=step(notices=(Audience.MERGED_REPORTERS, Audience.REPORTERS)))
+    def close(self): ...  # 结案
 
-    @transition(state, source=S.CLOSED, target=S.HANDLING)
-    def reopen(self): ...
+    @transition(state, source=S.CLOSED, target=S.HANDLING,
+                conditions=[resolved_with_dissatisfied_feedback, within_reopen_window], permission=By(SUPERVISOR),
+                custom=step(requires=("reason",)))
+    def reopen(self): ...  # 重新办理
 
-    @transition(state, source=OPEN_STATES, target=None)
-    def escalate(self): ...
+    # oversight, from any open state
+    @transition(state, source=OPEN, target=None, conditions=[below_the_city],
+                permission=By(DISPATCHER, SUPERVISOR, SYSTEM),
+                custom=step(requires=("reason",), clock=ClockEffect.RESTART, notices=(Audience.UPPER_CENTER,)))
+    def escalate(self): ...  # 上报
 
-    @transition(state, source=OPEN_STATES, target=None)
-    def urge(self): ...
+    # 催办: the command center's daily tool (the dispatchers of the owning center) and supervisors'; 督办: supervisors
+    @transition(state, source=OPEN, target=None, permission=By(DISPATCHER, SUPERVISOR, unless=department_to_urge),
+                custom=step(requires=("note",), notices=(Audience.IN_CHARGE,)))
+    def urge(self): ...  # 催办
 
-    @transition(state, source=OPEN_STATES, target=None)
-    def supervise(self): ...
+    @transition(state, source=OPEN, target=None, permission=By(SUPERVISOR),
+                custom=step(requires=("note", "type", "reply_due"), notices=(Audience.IN_CHARGE,)))
+    def supervise(self): ...  # 督办
 
-    @transition(state, source=OPEN_STATES, target=S.CANCELLED)
-    def cancel(self): ...
+    @transition(state, source=OPEN, target=S.CANCELLED, permission=By(SUPERVISOR), custom=step(requires=("reason",)))
+    def cancel(self): ...  # 作废
 
-    del S
+    del S, OPEN
 
 
 class CaseNumberSequence(models.Model):

@@ -3,6 +3,7 @@ timeline-only events (signals, further reports, inquiries) and contact-detail vi
 ``events.log``; the clocks, notices, routing and supervision orders of a change are dispatch's, called through
 ``events.hooks``."""
 import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_fsm import can_proceed
 
 from config.compiled import CompiledQuery
 from config.csv_rows import csv_rows
@@ -22,7 +24,7 @@ from config.rows import row_insert, row_update, rows_insert, rows_insert_many
 from grids.models import Department, DepartmentType, Level, Region, Role, User
 from grids.selectors import ancestor_codes, covers, locate, roles_of
 
-from .access import capacities, may_see_contact
+from .access import Acting, acting, capacities, may_see_contact
 from .actors import Actor, citizen_key
 from .duplicates import Candidate, distance_m, duplicate_candidates, nearby_lock_keys
 from .hooks import (
@@ -32,11 +34,9 @@ from .hooks import (
     route,
     supervision_order_create,
 )
-from .log import NEXT_LEVEL, case_level_up, event_append, event_row
-from .log import escalation_apply as _escalate  # (the name _apply calls it by)
+from .log import NEXT_LEVEL, case_level_up, escalation_apply, event_append, event_row
 from .models import (
     KIND_LETTER,
-    MAX_EXTENSIONS,
     OPEN_STATES,
     ActorKind,
     Attachment,
@@ -48,10 +48,12 @@ from .models import (
     Category,
     CategoryKind,
     Channel,
+    ClockEffect,
     CloseReason,
     CommandLevel,
     ContactView,
     EscalationPolicy,
+    EventKind,
     FieldCheck,
     InboundReport,
     LimitUnit,
@@ -416,7 +418,7 @@ def _case_file(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             payload["possible_duplicates"] = [c.number for c in candidates]
 
         def reported() -> CaseEvent:  # the first event of the chain; moves case.last_seq and last_hash on
-            return event_row(case=case, kind="reported", actor=actor, role=role, from_state="",
+            return event_row(case=case, kind=EventKind.REPORTED, actor=actor, role=role, from_state="",
                              to_state=CaseState.REPORTED, payload=payload, now=now)
 
         if together:  # the first event is known before the case is written: the case row goes in with its head
@@ -436,7 +438,7 @@ def _case_file(*, actor: Actor, data: ReportInput) -> tuple[Case, bool]:
             payload["photos"] = [a.pk for a in attachments]
             event = reported()
             row_insert(event)
-            clocks = clocks_on_transition(case=case, action="reported", from_state="", now=now)
+            clocks = clocks_on_transition(case=case, effect=ClockEffect.START, now=now)
             Case.objects.filter(pk=case.pk).update(last_seq=case.last_seq, last_hash=case.last_hash)
             if auto_accept:
                 case_act(case=case, action="accept", actor=Actor.system("rule:auto_accept_patrol"),
@@ -455,54 +457,23 @@ def _conflict(case: Case, actor: Actor, message: str) -> Conflict:
                     extra={"allowed_actions": allowed, "state": case.state})
 
 
-def _state_problem(action: Action, case: Case, now: datetime) -> str | None:
-    """Why the action does not fit the case right now (beyond the plain source state), or None."""
-    name = action.name
-    if name == "confirm_self_handled" and not case.self_handled:
-        return _("only a report filed as handled on the spot can be confirmed as such")
-    if name == "request_field_check" and case.field_check_status == FieldCheck.REQUESTED:
-        return _("an on-site check is already requested")
-    if name == "field_check" and case.field_check_status != FieldCheck.REQUESTED:
-        return _("no on-site check was requested for this case")
-    if name == "request_extension":
-        if case.extension_pending:
-            return _("an extension request is already waiting for a decision")
-        if case.extensions_count >= MAX_EXTENSIONS:
-            return _("a case gets at most %(n)s extensions") % {"n": MAX_EXTENSIONS}
-    if name in ("approve_extension", "deny_extension") and not case.extension_pending:
-        return _("no extension request is waiting")
-    if name == "suspend" and case.suspensions_count:
-        return _("a case can be suspended only once")
-    if name == "close" and case.citizen_key and case.verified_at and (
-        now < case.verified_at + timedelta(hours=settings.GRIDLOOP_FEEDBACK_WINDOW_HOURS)
-    ):
-        return _("the reporter's feedback is still due; close after the feedback window or record their feedback")
-    if name == "reopen":
-        if case.close_reason != CloseReason.RESOLVED or case.rating is None or case.rating > 3:
-            return _("only a resolved case with dissatisfied feedback (rating 1–3) can be reopened")
-        if case.closed_at and now > case.closed_at + timedelta(days=settings.GRIDLOOP_REOPEN_WINDOW_DAYS):
-            return _("the reopen window of %(n)s days after closure has passed") % {"n": settings.GRIDLOOP_REOPEN_WINDOW_DAYS}
-    if name == "escalate" and case.top_level == CommandLevel.CITY:
-        return _("the case is already at the city command center")
-    return None
+def _problem(action: Action, case: Case, who: Acting) -> str | None:
+    """Why the action does not fit the case right now beyond its source state — the first of its conditions that
+    does not hold, else its permission's rule on the acting capacities — or None."""
+    for condition in action.conditions:
+        problem = condition.problem(case)
+        if problem is not None:
+            return problem
+    return action.permission.refusal(case, who)
 
 
-def _capacity_problem(action: Action, case: Case, mine) -> str | None:
-    """Why the actor, acting in the capacities ``mine``, may not take this action on the case now, or None."""
-    if action.name == "urge" and case.department_id is None and "supervisor" not in mine:
-        return "no department is in charge of this case to urge; dispatch it"  # (a dispatcher would urge itself)
-    return None
-
-
-def allowed_actions(case: Case, actor: Actor, now: datetime | None = None) -> list[str]:
-    """Actions this actor may take on the case now (state, conditions and scope)."""
-    now = now or timezone.now()
-    mine = set(capacities(actor, case))
-    return [
-        action.name for action in ACTIONS.values()
-        if case.state in action.sources and mine.intersection(action.by) and _state_problem(action, case, now) is None
-        and _capacity_problem(action, case, mine) is None
-    ]
+def allowed_actions(case: Case, actor: Actor) -> list[str]:
+    """Actions this actor may take on the case now: django-fsm's available transitions of the case for the actor
+    (source state, conditions, and the permission: the actor's capacities on the case), in the workflow's order."""
+    who = acting(actor, case)
+    transitions = case.get_available_user_state_transitions(who)  # type: ignore[attr-defined]  # (FSMField adds it)
+    available = {transition.name for transition in transitions}
+    return [action.name for action in ACTIONS.values() if action.method in available]
 
 
 def _required(action: Action, inputs: dict) -> None:
@@ -538,7 +509,7 @@ def _report_join(candidate: Candidate, *, actor: Actor, data: ReportInput, descr
         report = _inbound_report(case, actor=actor, data=data, description=description, key=key, scope=scope,
                                  now=now)
         attachments = _attach(case, photos, AttachmentKind.REPORT, actor, now, case.last_seq + 1)
-        event_append(case=case, kind="report_added", actor=actor, role="", from_state=case.state, to_state=case.state,
+        event_append(case=case, kind=EventKind.REPORT_ADDED, actor=actor, role="", from_state=case.state, to_state=case.state,
                      payload={"report": report.pk, "channel": data.channel, "distance_m": candidate.distance_m,
                               "photos": [a.pk for a in attachments]}, now=now)
         case.updated_at = now
@@ -645,7 +616,8 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
         if found is None:
             raise NotFound(_("no case %(number)s") % {"number": number})
         case = found
-        mine = [c for c in capacities(actor, case) if c in spec.by]
+        who = acting(actor, case)
+        mine = spec.permission.holders(who)
         if not mine:
             raise PermissionDenied(_("you may not %(action)s case %(number)s: it is outside your role or area")
                                    % {"action": spec.name, "number": case.number})
@@ -655,24 +627,24 @@ def case_act(*, case: Case | str, action: str, actor: Actor, inputs: dict | None
                                             payload__idempotency_key=key).exists():
             return case  # a retry of an action already taken (checked under the row lock): nothing more happens
         _version_check(case, actor, inputs)
-        if case.state not in spec.sources:
+        if not can_proceed(getattr(case, spec.method), check_conditions=False):
             raise _conflict(case, actor, _("cannot %(action)s a case that is %(state)s")
                              % {"action": spec.name, "state": case.get_state_display()})
-        problem = _state_problem(spec, case, now) or _capacity_problem(spec, case, mine)
+        problem = _problem(spec, case, who)
         if problem:
             raise _conflict(case, actor, _("cannot %(action)s: %(problem)s") % {"action": spec.name, "problem": problem})
         _required(spec, inputs)
         first_new_seq = case.last_seq + 1
         from_state = case.state
-        payload = _apply(spec, case, actor, inputs, now, target)
-        getattr(case, spec.method)()
+        getattr(case, spec.method)()  # django-fsm: the state changes (its source and conditions checked again)
+        payload = _payload(spec, Step(action=spec.name, case=case, actor=actor, inputs=inputs, now=now, target=target))
         case.updated_at = now
         event = event_append(case=case, kind=spec.name, actor=actor, role=mine[0], from_state=from_state,
                              to_state=case.state, payload=payload, now=now)
         if payload.get("goes_up_to"):
             case_level_up(case, reason=_("returned %(n)s times: re-dispatch from the upper command center")
                       % {"n": case.returns_count}, now=now, policy=EscalationPolicy.TAKE_OVER)
-        clocks = clocks_on_transition(case=case, action=spec.name, from_state=from_state, now=now)  # after a level-up
+        clocks = clocks_on_transition(case=case, effect=spec.clock, now=now)  # after a level-up
         row_update(case)
         with_related(case, clocks=clocks)  # as they are now: the detail shown after the action reads them no more
         _notify(case, since_seq=first_new_seq, last=event)
@@ -695,150 +667,257 @@ def _notify(case: Case, *, since_seq: int, last: CaseEvent) -> None:
 _category_by_code = CompiledQuery(lambda code: Category.objects.filter(code=code), str)
 
 
-def _apply(spec: Action, case: Case, actor: Actor, inputs: dict, now: datetime, target: Case | None) -> dict:
-    """Check the action's inputs and change the case's fields (not its state). Returns the event payload."""
-    name = spec.name
+# --- What each action changes besides the state, and its event payload ---------------------------------------------------
+@dataclass(frozen=True)
+class Step:
+    """An action being taken: its name, the case (locked, its state already the transition's target), who acts, the
+    inputs, the moment, and for merge the locked target case."""
+
+    action: str
+    case: Case
+    actor: Actor
+    inputs: dict
+    now: datetime
+    target: Case | None = None
+
+
+ACTION_PAYLOADS: dict[str, Callable[[Step, dict], None]] = {}
+
+
+def _payload_of(action: str) -> Callable[[Callable[[Step, dict], None]], Callable[[Step, dict], None]]:
+    """Register the function that checks an action's inputs, changes the case's fields (not its state) and adds to
+    its event payload. An action without one changes nothing else (its payload: reason, note, idempotency key)."""
+    def register(function: Callable[[Step, dict], None]) -> Callable[[Step, dict], None]:
+        ACTION_PAYLOADS[action] = function
+        return function
+    return register
+
+
+def _payload(spec: Action, step: Step) -> dict:
+    """The event payload of the action (and its changes to the case)."""
+    inputs = step.inputs
     payload = {key: inputs[key] for key in ("reason", "note") if inputs.get(key)}
     if inputs.get("idempotency_key"):
         payload["idempotency_key"] = str(inputs["idempotency_key"])[:100]
-    if name == "accept":
-        category = inputs.get("category") or case.category
-        if isinstance(category, str):
-            code = category
-            category = next(iter(_category_by_code(code)), None)
-            if category is None:
-                raise InvalidInput(_("no category with code %(code)r") % {"code": code}, field="category")
-        if category is None:
-            raise InvalidInput(_("set the category when accepting a report that has none"), field="category")
-        if not category.active:
-            raise InvalidInput(_("category %(code)s is no longer in use") % {"code": category.code}, field="category")
-        if case.category_id != category.pk:
-            case.category = category
-            payload["category"] = category.code
-        if case.unstructured:
-            _locate_on_accept(case, inputs, payload)
-        payload["routing"] = route(case).as_payload()
-        if inputs.get("urgency"):
-            if inputs["urgency"] not in Urgency.values:
-                raise InvalidInput(_("urgency must be one of %(choices)s") % {"choices": ", ".join(Urgency.values)}, field="urgency")
-            case.urgency = inputs["urgency"]
-            payload["urgency"] = case.urgency
-    elif name == "reject":
-        case.close_reason, case.closed_at = CloseReason.REJECTED, now
-    elif name == "merge":
-        outside = target is not None and actor.user is not None and not covers(
-            actor.user, target.region_code, roles=(Role.DISPATCHER,))
-        if target is None or outside:  # the same answer, so case numbers outside one's area are not revealed
-            raise InvalidInput(_("no case %(number)s in your area to merge into") % {"number": inputs["target"]},
-                               field="target")
-        if target.pk == case.pk:
-            raise InvalidInput(_("a case cannot be merged into itself"), field="target")
-        if target.state not in OPEN_STATES:
-            raise InvalidInput(_("case %(number)s is %(state)s; merge into an open case")
-                               % {"number": target.number, "state": target.get_state_display()},
-                               field="target")
-        case.merged_into, case.close_reason, case.closed_at = target, CloseReason.DUPLICATE, now
-        event_append(case=target, kind="merged_in", actor=actor, role="dispatcher", payload={"case": case.number},
-                     now=now)
-        target.save(update_fields=["last_seq", "last_hash"])
-        payload["target"] = target.number
-    elif name == "confirm_self_handled":
-        case.close_reason, case.closed_at = CloseReason.SELF_HANDLED, now
-    elif name == "request_field_check":
-        if case.grid_id is None:
-            raise InvalidInput(_("the case has no unit grid, so no grid worker to ask; set its location first"),
-                               field="lat")
-        case.field_check_status = FieldCheck.REQUESTED
-    elif name == "field_check":
-        result = inputs["result"]
-        if result not in (FieldCheck.CONFIRMED, FieldCheck.NOT_FOUND):
-            raise InvalidInput(_("result must be confirmed or not_found"), field="result")
-        case.field_check_status = result
-        payload["result"] = result
-        _fix_into(payload, case, inputs)
-        minimum = 1 if result == FieldCheck.CONFIRMED else 0
-        _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=minimum), AttachmentKind.CHECK,
-                     actor, now)
-    elif name == "dispatch":
-        case.department = _department(case, inputs["department"])
-        payload["department"] = case.department.code
-        if inputs.get("explanation"):
-            payload["explanation"] = inputs["explanation"]
-    elif name == "return":
-        payload["department"] = cast(Department, case.department).code
-        case.department = None
-        case.returns_count += 1
-        if case.returns_count % RETURNS_BEFORE_LEVEL_UP == 0 and case.level in NEXT_LEVEL:
-            payload["goes_up_to"] = NEXT_LEVEL[case.level]
-        case.extension_pending = False
-    elif name == "request_extension":
-        case.extension_pending = True
-    elif name == "approve_extension":
-        case.extension_pending = False
-        case.extensions_count += 1
-        payload["extensions"] = case.extensions_count
-    elif name == "deny_extension":
-        case.extension_pending = False
-    elif name == "suspend":
-        until = inputs["until"]
-        if isinstance(until, str):
-            until = _parse_when(until)
-        elif isinstance(until, date) and not isinstance(until, datetime):
-            until = timezone.make_aware(datetime(until.year, until.month, until.day))
-        elif isinstance(until, datetime) and timezone.is_naive(until):
-            until = timezone.make_aware(until)
-        elif not isinstance(until, datetime):
-            raise InvalidInput(_("until must be an ISO date or date-time, e.g. 2026-12-31"), field="until")
-        if until <= now or until > now + timedelta(days=366):
-            raise InvalidInput(_("until must be in the future and at most one year ahead"), field="until")
-        case.suspended_until = until
-        case.suspensions_count += 1
-        payload["until"] = until.isoformat()
-    elif name == "resume":
-        payload["suspended_until"] = case.suspended_until.isoformat() if case.suspended_until else None
-        case.suspended_until = None
-    elif name == "complete":
-        case.extension_pending = False  # a request still waiting lapses with the handling (as on return)
-        _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=1), AttachmentKind.AFTER, actor, now)
-    elif name == "verify":
-        _fix_into(payload, case, inputs)
-        _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=1), AttachmentKind.CHECK, actor, now)
-        case.verified_at = now
-    elif name == "rework":
-        case.reworks_count += 1
-        case.verified_at = None
-    elif name == "feedback":
-        raw = inputs["rating"]
-        try:
-            rating = int(raw)
-        except (TypeError, ValueError, OverflowError):
-            rating = None
-        if isinstance(raw, bool) or (isinstance(raw, float) and raw != rating):
-            rating = None  # int() would take true as 1 and 2.5 as 2
-        if rating is None or not 1 <= rating <= 5:
-            raise InvalidInput(_("rating must be a whole number from 1 to 5"), field="rating")
-        case.rating, case.rating_comment = rating, str(inputs.get("comment") or "")[:500]
-        case.reopen_review = rating <= 2  # very dissatisfied: a supervisor decides whether to reopen
-        case.close_reason, case.closed_at = CloseReason.RESOLVED, now
-        payload.update(rating=rating, comment=case.rating_comment)
-    elif name == "close":
-        case.close_reason, case.closed_at = CloseReason.RESOLVED, now
-    elif name == "reopen":
-        case.reopens_count += 1
-        payload["previous_rating"] = case.rating  # the rating stays in the log; the next closure gets its own
-        case.close_reason, case.closed_at, case.verified_at = "", None, None
-        case.rating, case.rating_comment = None, ""
-        case.reopen_review = False
-    elif name == "escalate":
-        payload.update(_escalate(case))
-    elif name in ("urge", "supervise"):
-        if actor.user is None:
-            raise InvalidInput(_("urge and supervision orders are issued by a supervisor"), field="actor")
-        payload.update(supervision_order_create(case=case, kind=name, inputs=inputs, user=actor.user, now=now,
-                                                event_seq=case.last_seq + 1))
-    elif name == "cancel":
-        case.close_reason, case.closed_at = CloseReason.CANCELLED, now
+    does = ACTION_PAYLOADS.get(spec.name)
+    if does is not None:
+        does(step, payload)
     return payload
+
+
+@_payload_of("accept")
+def _accept(step: Step, payload: dict) -> None:
+    case, inputs = step.case, step.inputs
+    category = inputs.get("category") or case.category
+    if isinstance(category, str):
+        code = category
+        category = next(iter(_category_by_code(code)), None)
+        if category is None:
+            raise InvalidInput(_("no category with code %(code)r") % {"code": code}, field="category")
+    if category is None:
+        raise InvalidInput(_("set the category when accepting a report that has none"), field="category")
+    if not category.active:
+        raise InvalidInput(_("category %(code)s is no longer in use") % {"code": category.code}, field="category")
+    if case.category_id != category.pk:
+        case.category = category
+        payload["category"] = category.code
+    if case.unstructured:
+        _locate_on_accept(case, inputs, payload)
+    payload["routing"] = route(case).as_payload()
+    if inputs.get("urgency"):
+        if inputs["urgency"] not in Urgency.values:
+            raise InvalidInput(_("urgency must be one of %(choices)s") % {"choices": ", ".join(Urgency.values)},
+                               field="urgency")
+        case.urgency = inputs["urgency"]
+        payload["urgency"] = case.urgency
+
+
+@_payload_of("reject")
+def _reject(step: Step, payload: dict) -> None:
+    step.case.close_reason, step.case.closed_at = CloseReason.REJECTED, step.now
+
+
+@_payload_of("merge")
+def _merge(step: Step, payload: dict) -> None:
+    case, target, actor, now = step.case, step.target, step.actor, step.now
+    outside = target is not None and actor.user is not None and not covers(
+        actor.user, target.region_code, roles=(Role.DISPATCHER,))
+    if target is None or outside:  # the same answer, so case numbers outside one's area are not revealed
+        raise InvalidInput(_("no case %(number)s in your area to merge into") % {"number": step.inputs["target"]},
+                           field="target")
+    if target.pk == case.pk:
+        raise InvalidInput(_("a case cannot be merged into itself"), field="target")
+    if target.state not in OPEN_STATES:
+        raise InvalidInput(_("case %(number)s is %(state)s; merge into an open case")
+                           % {"number": target.number, "state": target.get_state_display()},
+                           field="target")
+    case.merged_into, case.close_reason, case.closed_at = target, CloseReason.DUPLICATE, now
+    event_append(case=target, kind=EventKind.MERGED_IN, actor=actor, role="dispatcher",
+                 payload={"case": case.number}, now=now)
+    target.save(update_fields=["last_seq", "last_hash"])
+    payload["target"] = target.number
+
+
+@_payload_of("confirm_self_handled")
+def _confirm_self_handled(step: Step, payload: dict) -> None:
+    step.case.close_reason, step.case.closed_at = CloseReason.SELF_HANDLED, step.now
+
+
+@_payload_of("request_field_check")
+def _request_field_check(step: Step, payload: dict) -> None:
+    if step.case.grid_id is None:
+        raise InvalidInput(_("the case has no unit grid, so no grid worker to ask; set its location first"),
+                           field="lat")
+    step.case.field_check_status = FieldCheck.REQUESTED
+
+
+@_payload_of("field_check")
+def _field_check(step: Step, payload: dict) -> None:
+    case, inputs = step.case, step.inputs
+    result = inputs["result"]
+    if result not in (FieldCheck.CONFIRMED, FieldCheck.NOT_FOUND):
+        raise InvalidInput(_("result must be confirmed or not_found"), field="result")
+    case.field_check_status = result
+    payload["result"] = result
+    _fix_into(payload, case, inputs)
+    minimum = 1 if result == FieldCheck.CONFIRMED else 0
+    _photos_into(payload, case, photos_check(inputs.get("photos"), minimum=minimum), AttachmentKind.CHECK,
+                 step.actor, step.now)
+
+
+@_payload_of("dispatch")
+def _dispatch(step: Step, payload: dict) -> None:
+    case = step.case
+    case.department = _department(case, step.inputs["department"])
+    payload["department"] = case.department.code
+    if step.inputs.get("explanation"):
+        payload["explanation"] = step.inputs["explanation"]
+
+
+@_payload_of("return")
+def _return(step: Step, payload: dict) -> None:
+    case = step.case
+    payload["department"] = cast(Department, case.department).code
+    case.department = None
+    case.returns_count += 1
+    if case.returns_count % RETURNS_BEFORE_LEVEL_UP == 0 and case.level in NEXT_LEVEL:
+        payload["goes_up_to"] = NEXT_LEVEL[case.level]
+    case.extension_pending = False
+
+
+@_payload_of("request_extension")
+def _request_extension(step: Step, payload: dict) -> None:
+    step.case.extension_pending = True
+
+
+@_payload_of("approve_extension")
+def _approve_extension(step: Step, payload: dict) -> None:
+    step.case.extension_pending = False
+    step.case.extensions_count += 1
+    payload["extensions"] = step.case.extensions_count
+
+
+@_payload_of("deny_extension")
+def _deny_extension(step: Step, payload: dict) -> None:
+    step.case.extension_pending = False
+
+
+@_payload_of("suspend")
+def _suspend(step: Step, payload: dict) -> None:
+    now, until = step.now, step.inputs["until"]
+    if isinstance(until, str):
+        until = _parse_when(until)
+    elif isinstance(until, date) and not isinstance(until, datetime):
+        until = timezone.make_aware(datetime(until.year, until.month, until.day))
+    elif isinstance(until, datetime) and timezone.is_naive(until):
+        until = timezone.make_aware(until)
+    elif not isinstance(until, datetime):
+        raise InvalidInput(_("until must be an ISO date or date-time, e.g. 2026-12-31"), field="until")
+    if until <= now or until > now + timedelta(days=366):
+        raise InvalidInput(_("until must be in the future and at most one year ahead"), field="until")
+    step.case.suspended_until = until
+    step.case.suspensions_count += 1
+    payload["until"] = until.isoformat()
+
+
+@_payload_of("resume")
+def _resume(step: Step, payload: dict) -> None:
+    case = step.case
+    payload["suspended_until"] = case.suspended_until.isoformat() if case.suspended_until else None
+    case.suspended_until = None
+
+
+@_payload_of("complete")
+def _complete(step: Step, payload: dict) -> None:
+    step.case.extension_pending = False  # a request still waiting lapses with the handling (as on return)
+    _photos_into(payload, step.case, photos_check(step.inputs.get("photos"), minimum=1), AttachmentKind.AFTER,
+                 step.actor, step.now)
+
+
+@_payload_of("verify")
+def _verify(step: Step, payload: dict) -> None:
+    _fix_into(payload, step.case, step.inputs)
+    _photos_into(payload, step.case, photos_check(step.inputs.get("photos"), minimum=1), AttachmentKind.CHECK,
+                 step.actor, step.now)
+    step.case.verified_at = step.now
+
+
+@_payload_of("rework")
+def _rework(step: Step, payload: dict) -> None:
+    step.case.reworks_count += 1
+    step.case.verified_at = None
+
+
+@_payload_of("feedback")
+def _feedback(step: Step, payload: dict) -> None:
+    case, raw = step.case, step.inputs["rating"]
+    try:
+        rating = int(raw)
+    except (TypeError, ValueError, OverflowError):
+        rating = None
+    if isinstance(raw, bool) or (isinstance(raw, float) and raw != rating):
+        rating = None  # int() would take true as 1 and 2.5 as 2
+    if rating is None or not 1 <= rating <= 5:
+        raise InvalidInput(_("rating must be a whole number from 1 to 5"), field="rating")
+    case.rating, case.rating_comment = rating, str(step.inputs.get("comment") or "")[:500]
+    case.reopen_review = rating <= 2  # very dissatisfied: a supervisor decides whether to reopen
+    case.close_reason, case.closed_at = CloseReason.RESOLVED, step.now
+    payload.update(rating=rating, comment=case.rating_comment)
+
+
+@_payload_of("close")
+def _close(step: Step, payload: dict) -> None:
+    step.case.close_reason, step.case.closed_at = CloseReason.RESOLVED, step.now
+
+
+@_payload_of("reopen")
+def _reopen(step: Step, payload: dict) -> None:
+    case = step.case
+    case.reopens_count += 1
+    payload["previous_rating"] = case.rating  # the rating stays in the log; the next closure gets its own
+    case.close_reason, case.closed_at, case.verified_at = "", None, None
+    case.rating, case.rating_comment = None, ""
+    case.reopen_review = False
+
+
+@_payload_of("escalate")
+def _escalate_payload(step: Step, payload: dict) -> None:
+    payload.update(escalation_apply(step.case))
+
+
+@_payload_of("urge")
+@_payload_of("supervise")
+def _supervision_order(step: Step, payload: dict) -> None:
+    """urge (催办) and supervise (督办) each issue a supervision order (``dispatch.supervision``)."""
+    if step.actor.user is None:
+        raise InvalidInput(_("urge and supervision orders are issued by a supervisor"), field="actor")
+    payload.update(supervision_order_create(case=step.case, kind=step.action, inputs=step.inputs,
+                                            user=step.actor.user, now=step.now, event_seq=step.case.last_seq + 1))
+
+
+@_payload_of("cancel")
+def _cancel(step: Step, payload: dict) -> None:
+    step.case.close_reason, step.case.closed_at = CloseReason.CANCELLED, step.now
 
 
 def _photos_into(payload: dict, case: Case, photos: list[Photo], kind: str, actor: Actor, now: datetime) -> None:
@@ -865,7 +944,7 @@ def _parse_when(value: str) -> datetime:
 
 
 # --- Signals: timeline events that change nothing else (sensor re-alarms and recoveries) --------------------------------
-SIGNAL_KINDS = ("sensor_alarm", "sensor_recovered")
+SIGNAL_KINDS = (EventKind.SENSOR_ALARM, EventKind.SENSOR_RECOVERED)
 
 
 @dataclass(frozen=True)
@@ -1050,14 +1129,14 @@ def case_report_add(*, case: Case | str, actor: Actor, data: ReportInput) -> tup
         payload = {"report": report.pk, "channel": data.channel, "photos": [a.pk for a in attachments]}
         if data.lat is not None and data.lng is not None and case.lat is not None and case.lng is not None:
             payload["distance_m"] = round(distance_m(data.lat, data.lng, case.lat, case.lng), 1)
-        event_append(case=case, kind="report_added", actor=actor, role=role, from_state=case.state,
+        event_append(case=case, kind=EventKind.REPORT_ADDED, actor=actor, role=role, from_state=case.state,
                      to_state=case.state, payload=payload, now=now)
         case.updated_at = now
         row_update(case, ("last_seq", "last_hash", "updated_at"))
     return case, True
 
 
-INQUIRY_ANSWERED = "inquiry_answered"  # a case event kind: the evaluation counts them per operator and area
+INQUIRY_ANSWERED = EventKind.INQUIRY_ANSWERED  # the evaluation counts them per operator and area
 
 
 def case_inquiry_answer(*, case: Case | str, actor: Actor, citizen_phone: str = "", idempotency_key: str = ""

@@ -1,7 +1,37 @@
 """The case workflow at a glance: every action, the states it starts from, who may take it and what it needs.
 
-The state changes themselves are django-fsm transitions on ``events.models.Case``; ``events.services.case_act`` is
-the one function that performs them. Action names are part of the API (``POST /cases/{number}/actions/{action}/``).
+Each action is declared once, as a django-fsm transition on ``events.models.Case`` (sources, target, conditions,
+permission, and in ``custom`` the inputs it requires, its clock effect and its notices); ``ACTIONS`` below is read
+from those transitions, in the order they are declared. ``events.services.case_act`` is the one function that
+performs them. Action names are part of the API (``POST /cases/{number}/actions/{action}/``).
+
+    action                from                       to          by                                requires
+    request_field_check   reported                   —           dispatcher, system
+    field_check           reported                   —           grid_worker                       result
+    accept                reported                   accepted    dispatcher, system
+    reject                reported                   rejected    dispatcher                        reason
+    merge                 reported, accepted         merged      dispatcher                        target
+    confirm_self_handled  reported                   closed      dispatcher
+    dispatch              accepted                   dispatched  dispatcher, system                department
+    sign                  dispatched                 handling    handler
+    return                dispatched, handling       accepted    handler                           reason
+    request_extension     handling                   —           handler                           reason
+    approve_extension     handling                   —           dispatcher
+    deny_extension        handling                   —           dispatcher                        reason
+    suspend               handling                   suspended   dispatcher                        reason, until
+    resume                suspended                  handling    dispatcher, system
+    complete              handling                   handled     handler                           note, photos
+    verify                handled                    verified    grid_worker, supervisor           photos
+    rework                handled                    handling    grid_worker, dispatcher           reason
+    feedback              verified                   closed      reporter, operator                rating
+    close                 verified                   closed      dispatcher, system
+    reopen                closed                     handling    supervisor                        reason
+    escalate              open                       —           dispatcher, supervisor, system    reason
+    urge                  open                       —           dispatcher, supervisor            note
+    supervise             open                       —           supervisor                        note, type, reply_due
+    cancel                open                       cancelled   supervisor                        reason
+
+(— : the state stays; open: any open state.) tests/events/test_workflow.py holds this table to the transitions.
 
 Who ("by"):
     dispatcher  — a dispatcher of the command center that owns the case at its current level (street/district/city)
@@ -15,54 +45,51 @@ Who ("by"):
 
 from dataclasses import dataclass
 
-from .models import OPEN_STATES
-from .models import CaseState as S
+from django_fsm import Transition
+
+from .models import Audience, By, Case, ClockEffect, Condition
 
 
 @dataclass(frozen=True)
 class Action:
-    name: str  # API name
+    """One action as its transition declares it."""
+
+    name: str  # API name, and the kind of its case event
     method: str  # the django-fsm transition on Case
     sources: tuple[str, ...]
     target: str | None  # None: the state stays
-    by: tuple[str, ...]
+    permission: By  # who may take it
     requires: tuple[str, ...] = ()  # inputs that must be present (400 naming the field when missing)
+    conditions: tuple[Condition, ...] = ()  # what must hold besides the source state (409 saying why)
+    clock: ClockEffect = ClockEffect.MOVE
+    notices: tuple[Audience, ...] = ()
+
+    @property
+    def by(self) -> tuple[str, ...]:
+        """The capacities that may take it (see "Who" above)."""
+        return self.permission.capacities
 
 
-OPEN = tuple(OPEN_STATES)
+def _actions() -> dict[str, Action]:
+    found = []
+    for method, member in vars(Case).items():  # in the order of declaration
+        meta = getattr(member, "_django_fsm", None)
+        if meta is None:
+            continue
+        transitions: list[Transition] = list(meta.transitions.values())  # one per source, alike but for it
+        first = transitions[0]
+        found.append(Action(
+            name=first.custom["name"] or method, method=method, sources=tuple(t.source for t in transitions),
+            target=first.target, permission=first.permission, requires=first.custom["requires"],
+            conditions=tuple(first.conditions), clock=first.custom["clock"], notices=first.custom["notices"]))
+    return {action.name: action for action in found}
 
-ACTIONS: dict[str, Action] = {a.name: a for a in [
-    # receive 受理/立案
-    # system: a sensor case whose readings recovered asks the grid worker to check on site (events/sensors)
-    Action("request_field_check", "request_field_check", (S.REPORTED,), None, ("dispatcher", "system")),  # 请求核实
-    Action("field_check", "field_check", (S.REPORTED,), None, ("grid_worker",), ("result",)),  # 核实
-    Action("accept", "accept", (S.REPORTED,), S.ACCEPTED, ("dispatcher", "system")),  # 立案
-    Action("reject", "reject", (S.REPORTED,), S.REJECTED, ("dispatcher",), ("reason",)),  # 不予立案
-    Action("merge", "merge", (S.REPORTED, S.ACCEPTED), S.MERGED, ("dispatcher",), ("target",)),  # 并案
-    Action("confirm_self_handled", "confirm_self_handled", (S.REPORTED,), S.CLOSED, ("dispatcher",)),  # 自行处置确认
-    # assign 派遣/签收
-    Action("dispatch", "dispatch", (S.ACCEPTED,), S.DISPATCHED, ("dispatcher", "system"), ("department",)),
-    Action("sign", "sign", (S.DISPATCHED,), S.HANDLING, ("handler",)),  # 签收
-    Action("return", "return_to_dispatcher", (S.DISPATCHED, S.HANDLING), S.ACCEPTED, ("handler",), ("reason",)),  # 回退
-    # handle 处置
-    Action("request_extension", "request_extension", (S.HANDLING,), None, ("handler",), ("reason",)),  # 延期申请
-    Action("approve_extension", "approve_extension", (S.HANDLING,), None, ("dispatcher",)),
-    Action("deny_extension", "deny_extension", (S.HANDLING,), None, ("dispatcher",), ("reason",)),
-    Action("suspend", "suspend", (S.HANDLING,), S.SUSPENDED, ("dispatcher",), ("reason", "until")),  # 挂账
-    Action("resume", "resume", (S.SUSPENDED,), S.HANDLING, ("dispatcher", "system")),
-    Action("complete", "complete", (S.HANDLING,), S.HANDLED, ("handler",), ("note", "photos")),  # 处置完成
-    # supervise 核查
-    Action("verify", "verify", (S.HANDLED,), S.VERIFIED, ("grid_worker", "supervisor"), ("photos",)),  # 核查通过
-    Action("rework", "rework", (S.HANDLED,), S.HANDLING, ("grid_worker", "dispatcher"), ("reason",)),  # 返工
-    # feedback 回访/结案
-    Action("feedback", "feedback", (S.VERIFIED,), S.CLOSED, ("reporter", "operator"), ("rating",)),  # 回访评价
-    # system: the sweep closes a verified case with no citizen to ask once the feedback window has passed
-    Action("close", "close", (S.VERIFIED,), S.CLOSED, ("dispatcher", "system")),  # 结案
-    Action("reopen", "reopen", (S.CLOSED,), S.HANDLING, ("supervisor",), ("reason",)),  # 重新办理
-    # oversight, from any open state
-    Action("escalate", "escalate", OPEN, None, ("dispatcher", "supervisor", "system"), ("reason",)),  # 上报
-    # 催办: the command center's daily tool (the dispatchers of the owning center) and supervisors'; 督办: supervisors
-    Action("urge", "urge", OPEN, None, ("dispatcher", "supervisor"), ("note",)),  # 催办
-    Action("supervise", "supervise", OPEN, None, ("supervisor",), ("note", "type", "reply_due")),  # 督办
-    Action("cancel", "cancel", OPEN, S.CANCELLED, ("supervisor",), ("reason",)),  # 作废
-]}
+
+ACTIONS: dict[str, Action] = _actions()
+ACTION_OF_METHOD: dict[str, Action] = {action.method: action for action in ACTIONS.values()}
+
+
+def notices_of(kind: str) -> tuple[Audience, ...]:
+    """Whom an event of this kind is announced to (the action's notices; events that are not actions: nobody)."""
+    action = ACTIONS.get(kind)
+    return action.notices if action is not None else ()

@@ -10,30 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from events.models import Case, CaseState
+from events.models import Case, CaseState, event_words  # (the timeline's words live with EventKind)
 
-# The case event kinds in the domain's words (UI.md "Words").
-EVENT_WORDS = {
-    "reported": gettext_lazy("reported (受理)"), "report_added": gettext_lazy("further report joined"),
-    "inquiry_answered": gettext_lazy("progress inquiry answered"),
-    "accept": gettext_lazy("accepted (立案)"), "reject": gettext_lazy("not accepted"), "merge": gettext_lazy("merged"),
-    "merged_in": gettext_lazy("a duplicate merged in (并案)"), "dispatch": gettext_lazy("dispatched (派遣)"),
-    "sign": gettext_lazy("signed (签收)"), "return": gettext_lazy("returned (回退)"),
-    "request_extension": gettext_lazy("extension requested (延期)"),
-    "approve_extension": gettext_lazy("extension approved"), "deny_extension": gettext_lazy("extension denied"),
-    "suspend": gettext_lazy("suspended (挂账)"), "resume": gettext_lazy("resumed"),
-    "complete": gettext_lazy("handled (处置完成)"), "verify": gettext_lazy("checked on site (核查)"),
-    "rework": gettext_lazy("sent back for rework (返工)"), "feedback": gettext_lazy("caller's feedback (回访)"),
-    "close": gettext_lazy("closed (结案)"), "reopen": gettext_lazy("reopened"),
-    "escalate": gettext_lazy("escalated"), "urge": gettext_lazy("urged (催办)"),
-    "supervise": gettext_lazy("supervision order (督办)"), "supervision_reply": gettext_lazy("order answered"),
-    "cancel": gettext_lazy("cancelled (作废)"), "request_field_check": gettext_lazy("on-site check requested"),
-    "field_check": gettext_lazy("checked on site (核实)"),
-}
-
-
-def event_words(kind: str) -> str:
-    return str(EVENT_WORDS.get(kind, kind))
+__all__ = ["CallForm", "event_words", "new_idempotency_key", "plain_state"]
 
 
 def plain_state(case: Case, time_left=None) -> str:

@@ -21,7 +21,7 @@ from dispatch.models.evaluation import (
     DailyFact,
     SummaryFact,
 )
-from events.models import Case, CaseEvent, CaseState, Channel, CloseReason
+from events.models import Case, CaseEvent, CaseState, Channel, CloseReason, EventKind
 from grids.models import Department
 
 from .facts import local_day
@@ -75,9 +75,9 @@ def direct_counts() -> dict[tuple, dict[str, int]]:
     def in_charge(events, seq):
         holder = 0
         for event in events:
-            if event.seq < seq and event.kind == "dispatch":
+            if event.seq < seq and event.kind == EventKind.DISPATCH:
                 holder = dept.get(event.payload.get("department"), 0)
-            elif event.seq < seq and event.kind == "return":
+            elif event.seq < seq and event.kind == EventKind.RETURN:
                 holder = 0
         return holder
 
@@ -91,10 +91,10 @@ def direct_counts() -> dict[tuple, dict[str, int]]:
         ok = bool(filed) and case.state != CaseState.MERGED
         count(case, report.occurred_at, 0, reported=1, valid=ok, valid_public=ok and case.channel in PUBLIC)
         voided = case.state in (CaseState.CANCELLED, CaseState.MERGED)
-        dispatch_events = [e for e in events if e.kind == "dispatch"]
+        dispatch_events = [e for e in events if e.kind == EventKind.DISPATCH]
         last_dispatch = dispatch_events[-1] if dispatch_events else None
         open_assignment = last_dispatch is not None and not any(
-            e.kind == "return" and e.seq > last_dispatch.seq for e in events)
+            e.kind == EventKind.RETURN and e.seq > last_dispatch.seq for e in events)
         if filed:
             closed = case.state == CaseState.CLOSED
             in_time = not any(c.on_time is False and c.stage != "feedback" for c in clocks[case_id])
@@ -108,7 +108,7 @@ def direct_counts() -> dict[tuple, dict[str, int]]:
         previous = None
         for index, event in enumerate(dispatch_events):
             following = dispatch_events[index + 1].seq if index + 1 < len(dispatch_events) else math.inf
-            returned = any(e.kind == "return" and event.seq < e.seq < following for e in events)
+            returned = any(e.kind == EventKind.RETURN and event.seq < e.seq < following for e in events)
             in_time = not late(case_id, "dispatch", after=previous, upto=event.occurred_at)
             count(case, event.occurred_at, dept.get(event.payload.get("department"), 0), dispatched=1,
                   dispatched_on_time=in_time, dispatched_accurate=not returned, dispatch_returned=returned)
@@ -116,13 +116,13 @@ def direct_counts() -> dict[tuple, dict[str, int]]:
         if open_assignment and not voided:
             later = [e for e in events if e.seq > last_dispatch.seq]
             done = case.state in (CaseState.HANDLED, CaseState.VERIFIED, CaseState.CLOSED) and any(
-                e.kind == "complete" for e in later)
+                e.kind == EventKind.COMPLETE for e in later)
             count(case, last_dispatch.occurred_at, dept.get(last_dispatch.payload.get("department"), 0),
                   handle_due=1, handle_done=done,
                   handle_on_time=done and not late(case_id, "handle", started_from=last_dispatch.occurred_at),
-                  reworks=sum(e.kind == "rework" for e in later),
-                  extensions=sum(e.kind == "approve_extension" for e in later))
-        completes = [e for e in events if e.kind == "complete"]
+                  reworks=sum(e.kind == EventKind.REWORK for e in later),
+                  extensions=sum(e.kind == EventKind.APPROVE_EXTENSION for e in later))
+        completes = [e for e in events if e.kind == EventKind.COMPLETE]
         if completes and case.state in (CaseState.HANDLED, CaseState.VERIFIED, CaseState.CLOSED):
             count(case, completes[-1].occurred_at, in_charge(events, completes[-1].seq), handled=1)
         for event in events:
@@ -130,10 +130,10 @@ def direct_counts() -> dict[tuple, dict[str, int]]:
                 on_time = not any(c.stage == "verify" and c.on_time is False and c.finished_at == event.occurred_at
                                   for c in clocks[case_id])
                 count(case, event.occurred_at, in_charge(events, event.seq), checks=1, checks_on_time=on_time)
-            elif event.kind == "feedback":
+            elif event.kind == EventKind.FEEDBACK:
                 count(case, event.occurred_at, in_charge(events, event.seq), rated=1,
                       satisfied=(event.payload.get("rating") or 0) >= 4)
-            elif event.kind == "escalate":
+            elif event.kind == EventKind.ESCALATE:
                 count(case, event.occurred_at, in_charge(events, event.seq), escalated=1)
         if case.state not in (CaseState.REJECTED, CaseState.CANCELLED) and case.lat is not None and case.category_id:
             reports.append((case_id, report.occurred_at, case.lat, case.lng, case.category_id))

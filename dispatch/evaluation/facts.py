@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from dispatch.models.evaluation import DURATION_BOUNDS_HOURS, DURATION_BUCKETS
 from dispatch.models.sla import Stage
-from events.models import CaseState, Channel, CloseReason
+from events.models import CaseState, Channel, CloseReason, EventKind
 
 PUBLIC_CHANNELS = (Channel.HOTLINE, Channel.WECHAT, Channel.OPEN311, Channel.WEB)  # reports by the public (漏报)
-FILING_KINDS = ("accept", "confirm_self_handled")  # 立案 (a report filed as handled on the spot is 立案 and closed)
+FILING_KINDS = (EventKind.ACCEPT, EventKind.CONFIRM_SELF_HANDLED)  # 立案 (a report filed as handled on the spot is 立案 and closed)
 VOIDED_STATES = (CaseState.CANCELLED, CaseState.MERGED)  # 作废 / 并案: excluded from the "due" denominators
 DONE_STATES = (CaseState.HANDLED, CaseState.VERIFIED, CaseState.CLOSED)  # handling finished (and not undone)
 RESOLVED_REASONS = (CloseReason.RESOLVED, CloseReason.SELF_HANDLED)
@@ -82,7 +82,7 @@ def case_items(case: dict, events: list[dict], clocks: list[dict], *, department
             if value:
                 bucket[name] += value
 
-    reported = next((e for e in events if e["kind"] == "reported"), None)
+    reported = next((e for e in events if e["kind"] == EventKind.REPORTED), None)
     if reported is None:
         return {}
     state = case["state"]
@@ -96,11 +96,11 @@ def case_items(case: dict, events: list[dict], clocks: list[dict], *, department
     dispatches = []  # [event, department id, returned, wait clocks]
     pointer = 0
     for event in events:
-        if event["kind"] == "dispatch":
+        if event["kind"] == EventKind.DISPATCH:
             code = (event["payload"] or {}).get("department", "")
             wait, pointer = _take_until(by_stage[Stage.DISPATCH], pointer, event["occurred_at"])
             dispatches.append([event, departments.get(code, 0), False, wait])
-        elif event["kind"] == "return" and dispatches:
+        elif event["kind"] == EventKind.RETURN and dispatches:
             dispatches[-1][2] = True
 
     def department_at(seq: int) -> int:
@@ -109,9 +109,9 @@ def case_items(case: dict, events: list[dict], clocks: list[dict], *, department
         for event in events:
             if event["seq"] >= seq:
                 break
-            if event["kind"] == "dispatch":
+            if event["kind"] == EventKind.DISPATCH:
                 current = departments.get((event["payload"] or {}).get("department", ""), 0)
-            elif event["kind"] == "return":
+            elif event["kind"] == EventKind.RETURN:
                 current = 0
         return current
 
@@ -129,7 +129,7 @@ def case_items(case: dict, events: list[dict], clocks: list[dict], *, department
     if filing is not None:
         closed_on_time = _on_time([c for c in clocks if c["stage"] != Stage.FEEDBACK])
         due = not voided
-        first_time = not kinds.intersection({"return", "rework", "reopen"})
+        first_time = not kinds.intersection({EventKind.RETURN, EventKind.REWORK, EventKind.REOPEN})
         add(filing["occurred_at"], department_now, filing["actor_id"],
             accepted=1, accepted_on_time=int(_on_time(by_stage[Stage.ACCEPT])),
             accepted_accurate=int(not voided), voided=int(voided),
@@ -144,7 +144,7 @@ def case_items(case: dict, events: list[dict], clocks: list[dict], *, department
             dispatch_returned=int(returned))
 
     # 处置 cohort: the current assignment (the last dispatch, not returned), on its dispatch day, unless voided.
-    completes = [e for e in events if e["kind"] == "complete"]
+    completes = [e for e in events if e["kind"] == EventKind.COMPLETE]
     if current is not None and not voided:
         event, department, _returned, wait = current
         after = [e for e in events if e["seq"] > event["seq"]]
@@ -153,12 +153,12 @@ def case_items(case: dict, events: list[dict], clocks: list[dict], *, department
             c for c in by_stage[Stage.HANDLE]
             if (c["id"] > last_clock_id if last_clock_id is not None else c["started_at"] >= event["occurred_at"])
         ]
-        done = state in DONE_STATES and any(e["kind"] == "complete" for e in after)
-        handler = next((e["actor_id"] for e in reversed(after) if e["kind"] == "complete"), None)
+        done = state in DONE_STATES and any(e["kind"] == EventKind.COMPLETE for e in after)
+        handler = next((e["actor_id"] for e in reversed(after) if e["kind"] == EventKind.COMPLETE), None)
         add(event["occurred_at"], department, handler, handle_due=1, handle_done=int(done),
             handle_on_time=int(done and _on_time(handle_clocks)),
-            reworks=sum(e["kind"] == "rework" for e in after),
-            extensions=sum(e["kind"] == "approve_extension" for e in after))
+            reworks=sum(e["kind"] == EventKind.REWORK for e in after),
+            extensions=sum(e["kind"] == EventKind.APPROVE_EXTENSION for e in after))
     # 处置数 (volume): the case's last completion, on its day, when it still stands.
     if completes and state in DONE_STATES:
         last = completes[-1]
@@ -167,7 +167,7 @@ def case_items(case: dict, events: list[dict], clocks: list[dict], *, department
     # 核查: each on-site check after handling (verify passes it, rework sends it back).
     pointer = 0
     for event in events:
-        if event["kind"] in ("verify", "rework"):
+        if event["kind"] in (EventKind.VERIFY, EventKind.REWORK):
             taken, pointer = _take_until(by_stage[Stage.VERIFY], pointer, event["occurred_at"])
             add(event["occurred_at"], department_at(event["seq"]), event["actor_id"], checks=1,
                 checks_on_time=int(_on_time(taken)))
@@ -188,10 +188,10 @@ def case_items(case: dict, events: list[dict], clocks: list[dict], *, department
 
     # 回访: every rating given (满意 = 4 or 5 of 5).
     for event in events:
-        if event["kind"] == "feedback":
+        if event["kind"] == EventKind.FEEDBACK:
             rating = (event["payload"] or {}).get("rating") or 0
             add(event["occurred_at"], department_at(event["seq"]), None, rated=1, satisfied=int(rating >= 4))
-        elif event["kind"] == "escalate":
+        elif event["kind"] == EventKind.ESCALATE:
             add(event["occurred_at"], department_at(event["seq"]), None, escalated=1)
 
     return {key: dict(counts) for key, counts in items.items() if counts}

@@ -47,7 +47,7 @@ from dispatch.models.evaluation import (
     RollupCursor,
     SummaryFact,
 )
-from events.models import Case, CaseEvent
+from events.models import Case, CaseEvent, EventKind
 from grids.models import Department
 
 from .facts import (
@@ -249,7 +249,7 @@ def _stored_items(case_ids) -> dict[int, dict]:
 
 
 def _base_fact(case: dict, events: list[dict], now: datetime) -> CaseFact | None:
-    reported = next((e for e in events if e["kind"] == "reported"), None)
+    reported = next((e for e in events if e["kind"] == EventKind.REPORTED), None)
     if reported is None:
         return None
     return CaseFact(

@@ -45,7 +45,7 @@ from config.csv_rows import csv_rows
 from config.errors import DomainError, InvalidInput, PermissionDenied, Unprocessable
 from dispatch.outbox import Recipient, dispatchers_of, outbox_enqueue
 from events.actors import Actor
-from events.models import OPEN_STATES, Case, CaseState, Channel, FieldCheck, Urgency, center_code
+from events.models import OPEN_STATES, Case, CaseState, Channel, EventKind, FieldCheck, Urgency, center_code
 from events.services import ReportInput, Signal, case_act, case_report, case_signals, cases_lock
 from grids.models import Department, Region, Role, User
 from grids.selectors import locate
@@ -1035,7 +1035,7 @@ def _on_alarm(alarm: SensorAlarm, state: SensorRuleState, signals: _Signals) -> 
     case = _open_case(state)
     if case is not None:
         state.occurrences += 1
-        signals.add(case, "sensor_alarm", device, {**_alarm_payload(alarm, device, rule),
+        signals.add(case, EventKind.SENSOR_ALARM, device, {**_alarm_payload(alarm, device, rule),
                                                    "occurrence": state.occurrences})
         alarm.case, alarm.outcome = case, AlarmOutcome.OCCURRENCE
     else:
@@ -1091,7 +1091,7 @@ def _on_recovered(alarm: SensorAlarm, state: SensorRuleState, signals: _Signals)
         return
     check_due = case.state == CaseState.REPORTED and case.field_check_status == FieldCheck.REQUESTED
     ask = rule.verify_on_recovery and not state.verify_pending and not check_due
-    signals.add(case, "sensor_recovered", device, {**_alarm_payload(alarm, device, rule), "check_requested": ask})
+    signals.add(case, EventKind.SENSOR_RECOVERED, device, {**_alarm_payload(alarm, device, rule), "check_requested": ask})
     alarm.case, alarm.outcome = case, AlarmOutcome.RECOVERED
     if ask:
         signals.flush()

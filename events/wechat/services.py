@@ -14,7 +14,7 @@ from dispatch.adapters import ChannelDisabled, DeliveryFailed, MediaUnavailable,
 
 from ..actors import Actor
 from ..log import event_append
-from ..models import AttachmentKind, Case, WeChatPhoto, WeChatPhotoState
+from ..models import AttachmentKind, Case, EventKind, WeChatPhoto, WeChatPhotoState
 from ..photos import photo_check
 from ..services import _attach
 
@@ -62,7 +62,7 @@ def wechat_photo_fetch(*, photo_id: int, now: datetime | None = None) -> str:
             return row.state  # another worker stored it meanwhile
         actor = Actor.citizen(case.citizen_key)
         [attachment] = _attach(case, [checked], AttachmentKind.REPORT, actor, now, case.last_seq + 1)
-        event_append(case=case, kind="photo_added", actor=actor, role="reporter",
+        event_append(case=case, kind=EventKind.PHOTO_ADDED, actor=actor, role="reporter",
                      payload={"channel": "wechat", "photos": [attachment.pk], "media_id": row.media_id}, now=now)
         Case.objects.filter(pk=case.pk).update(last_seq=case.last_seq, last_hash=case.last_hash)
         row.state, row.attachment, row.attempts = WeChatPhotoState.STORED, attachment, row.attempts + 1

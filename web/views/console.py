@@ -209,7 +209,7 @@ def detail_context(request, number: str, *, case=None, error_action: str = "", e
     """Everything the detail panel shows for one case the person may see."""
     case = case or _case_or_403(request, number)
     now = timezone.now()
-    allowed = allowed_actions(case, Actor.staff(request.user), now)
+    allowed = allowed_actions(case, Actor.staff(request.user))
     suggestion = route(case) if "dispatch" in allowed else None
     departments = departments_for(request.user) if {"dispatch"} & set(allowed) else []
     duplicates = []
