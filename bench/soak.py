@@ -12,7 +12,8 @@ It builds a fresh PostgreSQL database with ``manage.py demo_city --history-days 
 gunicorn, Celery worker and beat (Redis DB 10 unless CELERY_BROKER_URL says otherwise), runs locust headless for
 ``--minutes`` (default 30); at 40 % of the run it kills the worker with SIGKILL and starts a new one, at 60 % it
 terminates every database connection of the run's database. Then it prints p50/p95/p99 per endpoint, errors (and
-how many failed requests were retried successfully), the RSS of every process at the start and the end, and checks
+how many failed requests were retried successfully), the RSS of every process sampled every 30 s (at 2 min, 25, 50,
+75 and 100 % of the run, and its trend over the second half; all samples in rss.csv), and checks
 ``verify_events``, reports acknowledged = reports stored, and ``rebuild_rollups --check``.
 
     .venv/bin/python bench/soak.py --minutes 30
@@ -26,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -63,6 +65,40 @@ def processes(named: dict[str, subprocess.Popen]) -> dict[str, float]:
         for n, child in enumerate(children(proc.pid)):
             out[f"{name}/child{n}"] = rss_mb(child)
     return out
+
+
+class RssSampler(threading.Thread):
+    """Samples the RSS of every process of the run every ``every`` seconds (the worker's restart included: the dict of
+    processes is read afresh each time), so the report can show a trend rather than two points."""
+
+    def __init__(self, procs: dict[str, subprocess.Popen], every: float = 30):
+        super().__init__(daemon=True)
+        self.procs, self.every, self.samples = procs, every, []  # samples: (seconds since start, {name: MB})
+        self.started, self.stopping = time.monotonic(), threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            self.samples.append((time.monotonic() - self.started, processes(self.procs)))
+            self.stopping.wait(self.every)
+
+    def at(self, fraction: float, name: str) -> float | None:
+        """The sample nearest ``fraction`` of the run."""
+        if not self.samples:
+            return None
+        end = self.samples[-1][0]
+        _t, values = min(self.samples, key=lambda sample: abs(sample[0] - fraction * end))
+        return values.get(name)
+
+    def slope(self, name: str) -> float | None:
+        """Least-squares growth of the process's RSS over the second half of the run, in MB per 10 minutes."""
+        end = self.samples[-1][0] if self.samples else 0
+        points = [(t, v[name]) for t, v in self.samples if t >= end / 2 and v.get(name)]
+        if len(points) < 3:
+            return None
+        mean_t = sum(t for t, _ in points) / len(points)
+        mean_v = sum(v for _, v in points) / len(points)
+        spread = sum((t - mean_t) ** 2 for t, _ in points)
+        return sum((t - mean_t) * (v - mean_v) for t, v in points) / spread * 600 if spread else None
 
 
 def shell(env, code: str) -> str:
@@ -115,7 +151,8 @@ def main():
              "worker": celery(env, "worker", "--concurrency", "2"),
              "beat": celery(env, "beat", "--schedule", str(work / "beat-schedule"))}
     time.sleep(5)
-    rss_start = processes(procs)
+    sampler = RssSampler(procs)
+    sampler.start()
     seconds = int(args.minutes * 60)
     locust = subprocess.Popen(
         [str(Path(sys.executable).parent / "locust"), "-f", "bench/soak_locustfile.py", "--headless", "--host",
@@ -137,7 +174,8 @@ def main():
                     f"WHERE datname = '{DB_NAME}' AND pid <> pg_backend_pid()").stdout.strip()
         faults.append(f"{time.monotonic() - started:.0f} s: {purged} database connections terminated")
         _out, err = locust.communicate(timeout=seconds + 120)
-        rss_end = processes(procs)
+        sampler.stopping.set()
+        sampler.join()
     finally:
         for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
@@ -162,9 +200,20 @@ def main():
     for row in failures:
         print(f"  {row['Occurrences']:>5} × {row['Method']} {row['Name']}: {row['Error'][:100]}")
     print(f"retried successfully: {counts['retried_ok']}; failed for good after retries: {counts['failed_for_good']}")
-    print("\nRSS (MB)   start → end")
-    for name in sorted(set(rss_start) | set(rss_end)):
-        print(f"  {name:20} {rss_start.get(name) or 0:7.1f} → {rss_end.get(name) or 0:7.1f}")
+    print(f"\nRSS (MB), sampled every {sampler.every:g} s ({len(sampler.samples)} samples; the worker is a new process "
+          "after its kill at 40 %); trend = least-squares growth over the second half of the run")
+    print(f"  {'process':20} {'2 min':>7} {'25 %':>7} {'50 %':>7} {'75 %':>7} {'end':>7} {'trend MB/10 min':>16}")
+    names = sorted({name for _t, values in sampler.samples for name in values})
+    warm = 120 / sampler.samples[-1][0] if sampler.samples and sampler.samples[-1][0] > 240 else 0
+    for name in names:
+        cells = [sampler.at(f, name) for f in (warm, 0.25, 0.5, 0.75, 1.0)]
+        trend = sampler.slope(name)
+        print(f"  {name:20} " + " ".join(f"{c or 0:7.1f}" for c in cells)
+              + (f" {trend:+16.1f}" if trend is not None else f" {'—':>16}"))
+    with (work / "rss.csv").open("w") as handle:
+        handle.write("seconds," + ",".join(names) + "\n")
+        for t, values in sampler.samples:
+            handle.write(f"{t:.0f}," + ",".join(f"{values.get(n) or 0:.1f}" for n in names) + "\n")
 
     verify = sh(sys.executable, "manage.py", "verify_events", env=env, check=False)
     stored = int(shell(env, "from events.models import InboundReport; print(InboundReport.objects.count())"))
