@@ -29,6 +29,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from config.compiled import CompiledQuery
+from config.rows import rows_insert_many
 from events.models import Case, CaseEvent, CommandLevel, InboundReport
 from grids.models import Role, User
 from grids.selectors import ancestor_codes
@@ -401,21 +402,12 @@ _OUTBOX_COLUMNS = ("kind", "case_id", "event_seq", "channel", "recipient_user_id
 
 
 def _outbox_insert(rows: list[tuple]) -> None:
-    """Insert pending inbox rows (values in ``_OUTBOX_COLUMNS`` order, payload as JSON text): COPY on PostgreSQL,
-    bulk_create elsewhere."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        table = OutboxMessage._meta.db_table
-        columns = ", ".join(OutboxMessage._meta.get_field(name).column for name in _OUTBOX_COLUMNS)
-        with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    OutboxMessage.objects.bulk_create([
+    """Insert pending inbox rows (values in ``_OUTBOX_COLUMNS`` order, payload as JSON text) in one statement
+    (config.rows.rows_insert_many)."""
+    rows_insert_many([
         OutboxMessage(**{name: json.loads(value) if name == "payload" else value
                          for name, value in zip(_OUTBOX_COLUMNS, row, strict=True)})
-        for row in rows], batch_size=1000)
+        for row in rows])
 
 
 def notifications_bulk(notices: list[Notice], *, now: datetime, people: People | None = None) -> int:

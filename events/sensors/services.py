@@ -43,6 +43,7 @@ from django.utils.translation import gettext_noop
 from config.compiled import CompiledQuery
 from config.csv_rows import csv_rows
 from config.errors import DomainError, InvalidInput, PermissionDenied, Unprocessable
+from config.rows import rows_insert_many, rows_update_many
 from dispatch.outbox import Recipient, center_code, dispatchers_of, outbox_enqueue
 from events.actors import Actor
 from events.models import OPEN_STATES, Case, CaseState, Channel, FieldCheck, Urgency
@@ -644,13 +645,17 @@ def _authorize(events: list[_Event], signer: Signer | None, problems: list[Rejec
     return kept
 
 
-def _binary_cursor():
-    """A psycopg cursor on Django's connection (same transaction) that binds parameters on the server and sends
-    arrays in binary (``%b``): a third of the time of Django's client-side cursor rendering 7,000 literals."""
-    import psycopg
+def _cursor(*, binary_rows: bool = False):
+    """Django's cursor (its queries logged and seen by execute wrappers like any other). On PostgreSQL the statements
+    send arrays in binary (``%b``: a third of the time of rendering 7,000 literals); with ``binary_rows``, and where
+    parameters are bound on the server (DB_SERVER_SIDE_BINDING, the default), rows come back in binary too (no text
+    dates to parse)."""
+    cursor = connection.cursor()
+    if binary_rows and connection.features.uses_server_side_binding:
+        from psycopg.pq import Format
 
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+        cursor.cursor.format = Format.BINARY  # (psycopg 3's cursor under Django's wrapper: the format of its results)
+    return cursor
 
 
 def _insert_readings(events: list[_Event], now: datetime) -> set[tuple[int, int]]:
@@ -664,7 +669,7 @@ def _insert_readings(events: list[_Event], now: datetime) -> set[tuple[int, int]
                "ON CONFLICT (device_id, seq) DO NOTHING RETURNING device_id, seq")
         params: list[Any] = [now, [e.device_pk for e in events], [e.seq for e in events], [e.ts for e in events],
                   [e.metric for e in events], [e.value for e in events], [e.alarm for e in events]]
-        with _binary_cursor() as cursor:
+        with _cursor() as cursor:
             cursor.execute(sql, params)
             return set(cursor.fetchall())
     adapt = connection.ops.adapt_datetimefield_value
@@ -746,10 +751,10 @@ def _lock_states(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], _RuleSta
 
     def locked():
         if connection.vendor == "postgresql":  # arrays bound in binary, rows read in binary (no text dates to parse)
-            with _binary_cursor() as cursor:
+            with _cursor(binary_rows=True) as cursor:
                 cursor.execute(f"SELECT {', '.join(STATE_COLUMNS)} FROM {SensorRuleState._meta.db_table} "
                                "WHERE device_id = ANY(%b) AND rule_id = ANY(%b) ORDER BY id FOR UPDATE",
-                               [sorted(devices), sorted(rule_ids)], binary=True)
+                               [sorted(devices), sorted(rule_ids)])
                 rows = cursor.fetchall()
         else:
             rows = (SensorRuleState.objects.select_for_update().filter(device_id__in=devices, rule_id__in=rule_ids)
@@ -765,65 +770,6 @@ def _lock_states(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], _RuleSta
 
 
 STATE_FIELDS = ["run_start", "run_fired", "last_ts", "last_seq"]
-
-
-_unnest_statements: dict[tuple, tuple[str, list[str]]] = {}  # (kind, model, fields) → (SQL, attribute names)
-
-
-def _unnest_statement(kind: str, model, fields) -> tuple[str, list[str]]:
-    """The PostgreSQL statement writing ``fields`` of many rows from typed arrays (``unnest``), one text whatever the
-    number of rows (so psycopg and PostgreSQL prepare it once), and the attribute names to fill the arrays from:
-    ``insert`` (new rows, no id) or ``update`` (``id`` first, matched to the rows)."""
-    key = (kind, model, tuple(fields))
-    found = _unnest_statements.get(key)
-    if found is None:
-        columns = [model._meta.get_field(name) for name in fields]
-        arrays = ", ".join(f"%b::{c.db_type(connection)}[]" for c in columns)
-        table = model._meta.db_table
-        if kind == "insert":
-            sql = (f"INSERT INTO {table} ({', '.join(c.column for c in columns)}) SELECT * FROM unnest({arrays})")
-        else:
-            names = ", ".join(["id"] + [c.column for c in columns])
-            sets = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
-            sql = f"UPDATE {table} AS t SET {sets} FROM unnest(%b::bigint[], {arrays}) AS v({names}) WHERE t.id = v.id"
-        found = _unnest_statements[key] = (sql, [c.attname for c in columns])
-    return found
-
-
-def _insert_rows(model, rows: list, fields) -> None:
-    """INSERT many new rows with these ``fields`` as they stand (no ``pre_save``: the values are the caller's) in one
-    statement: on PostgreSQL ``INSERT … SELECT * FROM unnest(<typed arrays>)``, elsewhere multi-row ``VALUES`` within
-    every backend's parameter limit."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        sql, attnames = _unnest_statement("insert", model, fields)
-        with _binary_cursor() as cursor:
-            cursor.execute(sql, [[getattr(row, name) for row in rows] for name in attnames])
-        return
-    columns = [model._meta.get_field(name) for name in fields]
-    head = f"INSERT INTO {model._meta.db_table} ({', '.join(c.column for c in columns)}) VALUES "
-    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            chunk = rows[start:start + 500]
-            params = [c.get_db_prep_save(getattr(row, c.attname), connection) for row in chunk for c in columns]
-            cursor.execute(head + ", ".join([one] * len(chunk)), params)
-
-
-def _update_rows(model, rows: list, fields: list[str]) -> None:
-    """Write ``fields`` of many rows in one statement (PostgreSQL: ``UPDATE … FROM unnest(<typed arrays>)``; a
-    fraction of what ``bulk_update``'s CASE expressions cost to build); elsewhere one UPDATE per row."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        for row in rows:
-            model.objects.filter(pk=row.pk).update(**{name: getattr(row, name) for name in fields})
-        return
-    sql, attnames = _unnest_statement("update", model, fields)
-    params = [[row.pk for row in rows]] + [[getattr(row, name) for row in rows] for name in attnames]
-    with _binary_cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 # Read on every batch with alarms: compiled once (config.compiled), lists as one parameter each.
@@ -852,14 +798,10 @@ def _new_alarms(alarms: list[SensorAlarm]) -> tuple[list[SensorAlarm], set[tuple
     return [a for a in alarms if (a.device_id, a.rule_id, a.kind, a.seq) not in recorded], pending
 
 
-ALARM_COLUMNS = ("device", "rule", "kind", "seq", "ts", "value", "since", "created_at", "processed_at", "outcome",
-                 "case", "detail")
-
-
 def _insert_alarms(alarms: list[SensorAlarm]) -> None:
     """Write new alarms as they stand: processed with the batch (so each row is written once, not inserted pending
     and updated right after) or pending."""
-    _insert_rows(SensorAlarm, alarms, ALARM_COLUMNS)
+    rows_insert_many(alarms)
 
 
 def _evaluate(events: list[_Event], now: datetime) -> tuple[dict, list[SensorAlarm], set[tuple[int, int]]]:
@@ -950,7 +892,7 @@ def sensor_events_ingest(*, events: list, source: str, signer: Signer | None = N
                             alarm.processed_at, alarm.outcome, alarm.case, alarm.detail = None, "", None, ""
                     _insert_alarms(alarms)
                     reject_count(source=IngestSource.RULES, counts=failures, now=now)
-                _update_rows(SensorRuleState, list(states.values()), fields)
+                rows_update_many(list(states.values()), fields, model=SensorRuleState)
                 everything = problems + duplicates
                 counts: dict[str, tuple[int, str]] = {}
                 for reason, n in Counter(p.reason for p in everything).items():
@@ -1185,8 +1127,8 @@ def _alarms_of_pair(device_pk: int, rule_pk: int) -> int:
                 if not alarms:
                     return 0
                 failures, _ = _handle_alarms(states, alarms, now, open_cases=True)
-                _update_rows(SensorAlarm, alarms, ALARM_FIELDS)
-                _update_rows(SensorRuleState, list(states.values()), ALARM_STATE_FIELDS)
+                rows_update_many(alarms, ALARM_FIELDS)
+                rows_update_many(list(states.values()), ALARM_STATE_FIELDS, model=SensorRuleState)
                 reject_count(source=IngestSource.RULES, counts=failures, now=now)
             return len(alarms)
         except OperationalError as exc:  # two pairs whose sensors share a case, at the same moment
