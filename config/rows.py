@@ -21,6 +21,7 @@ each function does what it stands for with the ORM (``save()``, ``bulk_create``,
 """
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TypeVar
@@ -197,7 +198,7 @@ def rows_insert(*objs: Model) -> None:
         setattr(obj, f.name, related)  # its key, and the related object stays cached
 
 
-def rows_insert_many(objs: list[Model]) -> None:
+def rows_insert_many(objs: Sequence[Model]) -> None:
     """INSERT many new rows of one model, as ``bulk_create`` would (each field's ``pre_save`` and database value;
     primary keys set from the database, in the order of ``objs``; no foreign key to an unsaved row; no signals).
     On PostgreSQL one statement, ``INSERT … SELECT … FROM unnest(<one typed array per column>)``, its text the same
@@ -225,7 +226,7 @@ def rows_insert_many(objs: list[Model]) -> None:
         obj._state.adding, obj._state.db = False, alias
 
 
-def rows_update_many(objs: list, fields: list[str] | tuple[str, ...], *, model: type[Model] | None = None) -> None:
+def rows_update_many(objs: Sequence, fields: list[str] | tuple[str, ...], *, model: type[Model] | None = None) -> None:
     """UPDATE the named ``fields`` of many rows of one model to the values they hold, as ``bulk_update`` would (no
     ``pre_save``, no signals). The rows are instances of ``model`` (by default the first one's class), or plain
     objects with its attribute names (``pk`` and each field's ``attname``, e.g. ``case_id``). On PostgreSQL one
