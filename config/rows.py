@@ -28,7 +28,16 @@ from typing import TypeVar
 from uuid import UUID
 
 from django.db import connections, router, transaction
-from django.db.models import Field, Model
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    Field,
+    FloatField,
+    IntegerField,
+    Model,
+    TextField,
+)
 from django.db.models.fields.related import ForeignKey
 
 from config import fastpath
@@ -217,7 +226,7 @@ def rows_insert_many(objs: Sequence[Model]) -> None:
     fields = _insert_statement(model, connection)[1]
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="rows_insert_many")
-    columns = [[f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for obj in objs] for f in fields]
+    columns = [_column(f, [f.pre_save(obj, True) for obj in objs], connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(_arrays_statement("insert", model, tuple(fields), connection), columns)
         keys = sorted(row[0] for row in cursor.fetchall())
@@ -244,10 +253,34 @@ def rows_update_many(objs: Sequence, fields: list[str] | tuple[str, ...], *, mod
                 for obj in objs]
         model._base_manager.using(alias).bulk_update(rows, [f.name for f in concrete])
         return
-    params = [[meta.pk.get_db_prep_value(obj.pk, connection) for obj in objs]]
-    params += [[f.get_db_prep_save(getattr(obj, f.attname), connection=connection) for obj in objs] for f in concrete]
+    params = [_column(meta.pk, [obj.pk for obj in objs], connection)]
+    params += [_column(f, [getattr(obj, f.attname) for obj in objs], connection) for f in concrete]
     with connection.cursor() as cursor:
         cursor.execute(_arrays_statement("update", model, tuple(concrete), connection), params)
+
+
+# Fields whose database value on PostgreSQL is the Python value itself when it is of this exact type (psycopg adapts
+# it as the field's get_db_prep_save would hand it over): booleans, integers and keys, floats, text, aware date-times.
+_SAME_VALUE = ((BooleanField, bool), (IntegerField, int), (FloatField, float), (CharField, str), (TextField, str),
+               (DateTimeField, datetime))
+_same_value: dict[Field, type | None] = {}
+
+
+def _column(field: Field, values: list, connection) -> list:
+    """``values`` of ``field`` as ``field.get_db_prep_save`` makes them (as bulk_update does), without calling it on
+    the values it would hand back unchanged (rows_update_many writes hundreds of sensor rule states per batch)."""
+    if field not in _same_value:
+        target = field.target_field if isinstance(field, ForeignKey) else field
+        _same_value[field] = next((kind for cls, kind in _SAME_VALUE if isinstance(target, cls)
+                                   and type(target).get_db_prep_save is Field.get_db_prep_save), None)
+    kind = _same_value[field]
+    if kind is None:
+        return [field.get_db_prep_save(value, connection=connection) for value in values]
+    if kind is datetime:  # (a naive one goes through the field, which makes it aware and warns)
+        return [value if value is None or (type(value) is datetime and value.tzinfo is not None)
+                else field.get_db_prep_save(value, connection=connection) for value in values]
+    return [value if value is None or type(value) is kind else field.get_db_prep_save(value, connection=connection)
+            for value in values]
 
 
 def _arrays_statement(kind: str, model, fields: tuple, connection) -> str:

@@ -171,3 +171,18 @@ def test_many_rows_updated_at_once_hold_their_own_values_and_only_the_fields_nam
     rows_update_many([SimpleNamespace(pk=cases[0].pk, last_seq=7, department_id=None)], ("last_seq", "department"),
                      model=Case)
     assert Case.objects.filter(pk=cases[0].pk, last_seq=7, department=None).exists()
+
+
+@pytest.mark.postgres  # (the arrays are PostgreSQL's)
+def test_the_values_sent_as_arrays_are_the_fields_own_database_values(world):
+    from config.rows import Json, Jsonb, _column
+
+    def plain(value):
+        return value.obj if isinstance(value, (Json, Jsonb)) else value
+
+    case = file_hotline(world)
+    for obj in (case, case.events.get(), case.reports.get(), StageClock.objects.filter(case=case).first()):
+        for field in type(obj)._meta.concrete_fields:
+            value = getattr(obj, field.attname)
+            expected = field.get_db_prep_save(value, connection=connection)
+            assert [plain(v) for v in _column(field, [value], connection)] == [plain(expected)], field
