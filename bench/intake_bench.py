@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import CpuSplit, fresh_demo_database, gunicorn_start, percentile, sh  # noqa: E402
 
-DB_NAME = "gridloop_bench"
-PORT = 8765
+# GRIDLOOP_BENCH_DB / GRIDLOOP_BENCH_PORT: another database and port, to run beside someone else's run.
+DB_NAME = os.environ.get("GRIDLOOP_BENCH_DB", "gridloop_bench")
+PORT = int(os.environ.get("GRIDLOOP_BENCH_PORT", "8765"))
 WARM_UP_CASES = 10
 
 

@@ -39,8 +39,12 @@ def child(path: str, requests: int) -> None:
     from grids.selectors import grid_index
     from grids.services import api_token_issue
 
-    def token_of(username):
-        return api_token_issue(user=User.objects.get(username=username), device="bench")[1]
+    tokens = {}
+
+    def token_of(username):  # one per user: a second token for the same device replaces the first
+        if username not in tokens:
+            tokens[username] = api_token_issue(user=User.objects.get(username=username), device="bench")[1]
+        return tokens[username]
 
     # The bare endpoint is stock DRF throughout, its token model included (rest_framework.authtoken).
     token = (Token.objects.get_or_create(user=User.objects.get(username="hotline_operator"))[0].key

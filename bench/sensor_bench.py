@@ -48,8 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import CpuSplit, gunicorn_start, sh  # noqa: E402
 
-DB_NAME = "gridloop_sensorbench"
-PORT = 8766
+# GRIDLOOP_BENCH_DB / GRIDLOOP_BENCH_PORT: another database and port, to run beside someone else's run.
+DB_NAME = os.environ.get("GRIDLOOP_BENCH_DB", "gridloop_sensorbench")
+PORT = int(os.environ.get("GRIDLOOP_BENCH_PORT", "8766"))
 DSN = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
 
 

@@ -8,6 +8,10 @@ column layout and the value converters. Later calls only execute the SQL and bui
 the same way the queryset's own iteration does (``ModelIterable``: ``Model.from_db`` and the ``select_related``
 populators), through ``connection.cursor()``, so query logging and execute wrappers see them as usual.
 
+The compiler's ``klass_info``, ``get_related_populators`` and the queryset's private flags are Django internals: this
+is a hook of ``config.fastpath``. When its start-up check fails (or ``GRIDLOOP_COMPILED_QUERIES=0``), or a compiler
+turns out not to hold what ``_compile`` reads, a CompiledQuery runs its queryset each time, as plain Django does.
+
 Only for queries whose shape never changes between calls (a parameter's *value* may; its arity may not: for a
 list of values use the ``__any`` lookup below, not ``__in``, which writes one placeholder per value), returning model
 instances (no ``values()``, no ``prefetch_related``). A parameter must reach the SQL unchanged (a string, an integer
@@ -20,9 +24,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Field, ForeignObject, Lookup, QuerySet
-from django.db.models.query import ModelIterable, get_related_populators
+from django.db.models import Field, ForeignObject, Lookup, Model, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 from django.db.transaction import TransactionManagementError
+
+from config import fastpath
+
+try:
+    from django.db.models.query import ModelIterable, get_related_populators
+except ImportError:  # (a Django without them: the check below turns the hook off)
+    ModelIterable = get_related_populators = None  # type: ignore[assignment,misc]
+
+
+def _internals_check() -> str:
+    if get_related_populators is None or ModelIterable is None:
+        return "django.db.models.query has no get_related_populators or ModelIterable"
+    return fastpath.first_problem(
+        fastpath.has_parameters(get_related_populators, "klass_info", "select", "db"),
+        fastpath.has_parameters(SQLCompiler.get_converters, "expressions"),
+        fastpath.has_parameters(SQLCompiler.has_composite_fields, "expressions"),
+        fastpath.has_parameters(Model.from_db, "db", "field_names", "values"),
+        fastpath.has_attributes(QuerySet(), "_iterable_class", "_prefetch_related_lookups", "_known_related_objects"),
+    )
+
+
+fastpath.hook("compiled", _internals_check)
 
 # Marker values the queryset is built with the first time; each must come through to the SQL's parameters as it is.
 # The integers stay inside a 32-bit column's range (Django turns an out-of-range integer lookup into "no rows").
@@ -61,6 +87,10 @@ ForeignObject.register_lookup(AnyOf)  # (a foreign key keeps lookups of its own:
 
 _PLAIN = {str: str.__str__, int: int.__index__, list: list}
 _KINDS = {str: str, int: int, list: (list, tuple, set, frozenset)}  # what a parameter of each type may be given as
+
+
+class _Unexpected(Exception):
+    """Django's compiler does not hold what ``CompiledQuery._compile`` reads (another Django version)."""
 
 
 @dataclass(frozen=True)
@@ -105,10 +135,16 @@ class CompiledQuery:
             if not isinstance(value, _KINDS[kind]) or isinstance(value, bool):
                 raise TypeError(f"parameter {value!r} is not a {kind.__name__}")
             values.append(_PLAIN[kind](value))  # a TextChoices member as its plain string
+        if not fastpath.active("compiled"):
+            return list(self._build(*values).using(using))
         connection = connections[using]
         plan = self._plans.get(using)
         if plan is None:
-            plan = self._plans[using] = self._compile(using, connection)
+            try:
+                plan = self._plans[using] = self._compile(using, connection)
+            except _Unexpected as exc:  # the compiler is not as this module knows it: plain Django from now on
+                fastpath.give_up("compiled", str(exc))
+                return list(self._build(*values).using(using))
         if plan.for_update and connection.get_autocommit():
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         params = list(plan.params)
@@ -158,21 +194,28 @@ class CompiledQuery:
                 raise ValueError(f"parameter {index} does not reach the SQL unchanged: this query cannot be compiled "
                                  "once")
             slots += [(position, index, as_json) for position, as_json in found]
-        fields = [column[0] for column in compiler.select[:compiler.col_count]]
-        if compiler.has_composite_fields(fields):
+        try:
+            fields = [column[0] for column in compiler.select[:compiler.col_count]]
+            composite = compiler.has_composite_fields(fields)
+            klass_info, select = compiler.klass_info, compiler.select
+            select_fields = klass_info["select_fields"]
+            start, end = select_fields[0], select_fields[-1] + 1
+            init_list = tuple(column[0].target.attname for column in select[start:end])
+            model = klass_info["model"]
+            populators = tuple(get_related_populators(klass_info, select, using))
+        except (AttributeError, KeyError, IndexError, TypeError) as exc:
+            raise _Unexpected(f"the compiler of {queryset.model.__name__} holds no usable klass_info/select: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        if composite:
             raise ValueError("a CompiledQuery does not read composite fields")
-        klass_info, select = compiler.klass_info, compiler.select
-        select_fields = klass_info["select_fields"]
-        start, end = select_fields[0], select_fields[-1] + 1
         return _Plan(
             sql=sql, params=params, slots=tuple(slots),
             for_update=bool(queryset.query.select_for_update and connection.features.has_select_for_update),
-            model=klass_info["model"],
-            init_list=tuple(column[0].target.attname for column in select[start:end]),
+            model=model, init_list=init_list,
             model_start=start, model_end=end,
             col_count=compiler.col_count, trim=bool(compiler.has_extra_select),
             converters=tuple((position, tuple(converters), expression)
                              for position, (converters, expression) in compiler.get_converters(fields).items()),
-            populators=tuple(get_related_populators(klass_info, select, using)),
+            populators=populators,
             annotations=tuple((compiler.annotation_col_map or {}).items()),
         )

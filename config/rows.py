@@ -6,24 +6,69 @@ values — each field's ``pre_save`` (``auto_now`` …) and ``get_db_prep_save``
 ``save()`` does — from SQL text kept per model, vendor and field list. Like ``bulk_create`` and ``QuerySet.update``
 they send no ``pre_save``/``post_save`` signals (the project keeps no logic in signals).
 
-``rows_insert`` writes a few new rows that point at each other (a case and its first rows) and ``rows_insert_many``
-many rows of one model, each as one statement on PostgreSQL.
+``rows_insert`` writes a few new rows that point at each other (a case and its first rows), each as one statement on
+PostgreSQL. ``rows_insert_many`` and ``rows_update_many`` are the project's one writer of many rows of a model (sensor
+alarms and rule states, signal events, outbox messages, cases moved on together): on PostgreSQL one statement whose
+text does not depend on the number of rows — each column as a typed array sent in binary, ``unnest``-ed — so it is
+prepared once; elsewhere Django's ``bulk_create`` / ``bulk_update``.
 
 For plain rows of the caller's own: no multi-table inheritance, no deferred fields, no file fields (their
 ``pre_save`` stores the file: use ``save()``).
+
+Both reach past Django's public API (``Model._prepare_related_fields_for_save``; a psycopg 3 cursor's ``%b``
+parameters): they are hooks of ``config.fastpath``, and when their check fails or ``GRIDLOOP_COMPILED_QUERIES=0``
+each function does what it stands for with the ORM (``save()``, ``bulk_create``, ``bulk_update``).
 """
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TypeVar
 from uuid import UUID
 
-from django.db import connections, router
-from django.db.models import Model
-from psycopg.types.json import Json, Jsonb
+from django.db import connections, router, transaction
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    Field,
+    FloatField,
+    IntegerField,
+    Model,
+    TextField,
+)
+from django.db.models.fields.related import ForeignKey
+
+from config import fastpath
+
+try:
+    from psycopg.types.json import Json, Jsonb
+except ImportError:  # (no psycopg: SQLite only, where nothing is wrapped)
+    Json = Jsonb = ()  # type: ignore[misc,assignment]
 
 _statements: dict[tuple, tuple] = {}
+
+
+def _statements_check() -> str:
+    return fastpath.first_problem(
+        fastpath.has_parameters(Model._prepare_related_fields_for_save, "operation_name"),
+        fastpath.has_attributes(Field, "generated", "pre_save", "get_db_prep_save"),
+        fastpath.has_attributes(ForeignKey, "target_field", "get_cached_value", "delete_cached_value"),
+    )
+
+
+def _arrays_check() -> str:
+    """psycopg 3 under Django's cursor: ``%b`` parameters (arrays in binary) and its JSON wrappers."""
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    if not is_psycopg3:
+        return "the PostgreSQL driver is not psycopg 3"
+    return "" if Json else "psycopg is not installed"
+
+
+fastpath.hook("rows.statements", _statements_check)
+fastpath.hook("rows.arrays", _arrays_check)
 
 
 def _insert_statement(model, connection) -> tuple:
@@ -61,6 +106,9 @@ M = TypeVar("M", bound=Model)
 
 def row_insert(obj: M) -> M:
     """INSERT ``obj`` as ``obj.save(force_insert=True)`` would; its primary key is set from the database."""
+    if not fastpath.active("rows.statements"):
+        obj.save(force_insert=True)
+        return obj
     model = type(obj)
     alias = router.db_for_write(model, instance=obj)
     connection = connections[alias]
@@ -80,6 +128,11 @@ def row_update(obj: Model, fields: tuple[str, ...] | None = None) -> None:
     """UPDATE ``obj``'s row: all its columns, or the named ``fields``, as ``obj.save(update_fields=…)`` would —
     without its check that the row exists (callers hold the row, usually locked)."""
     model = type(obj)
+    if not fastpath.active("rows.statements"):
+        names = fields if fields is not None else [
+            f.name for f in model._meta.local_concrete_fields if not f.primary_key and not f.generated]
+        obj.save(update_fields=names)
+        return
     alias = router.db_for_write(model, instance=obj)
     connection = connections[alias]
     sql, concrete = _update_statement(model, connection, fields)
@@ -104,6 +157,11 @@ def rows_insert(*objs: Model) -> None:
         return
     alias = router.db_for_write(type(objs[0]), instance=objs[0])
     connection = connections[alias]
+    if not (fastpath.active("rows.statements") and fastpath.active("rows.arrays")):
+        with transaction.atomic(using=alias):  # (the fast path is one statement: atomic on its own)
+            for obj in objs:
+                obj.save(force_insert=True)
+        return
     if connection.vendor != "postgresql" or len(objs) == 1:
         for obj in objs:
             row_insert(obj)
@@ -149,10 +207,11 @@ def rows_insert(*objs: Model) -> None:
         setattr(obj, f.name, related)  # its key, and the related object stays cached
 
 
-def rows_insert_many(objs: list[Model]) -> None:
-    """INSERT many new rows of one model, each as ``row_insert`` would (primary keys set from the database; no
-    foreign key to an unsaved row). On PostgreSQL one statement with one JSON parameter (``jsonb_populate_recordset``),
-    the keys handed out in the order of ``objs``; elsewhere ``bulk_create``."""
+def rows_insert_many(objs: Sequence[Model]) -> None:
+    """INSERT many new rows of one model, as ``bulk_create`` would (each field's ``pre_save`` and database value;
+    primary keys set from the database, in the order of ``objs``; no foreign key to an unsaved row; no signals).
+    On PostgreSQL one statement, ``INSERT … SELECT … FROM unnest(<one typed array per column>)``, its text the same
+    whatever the number of rows; elsewhere ``bulk_create``."""
     if not objs:
         return
     model = type(objs[0])
@@ -160,35 +219,91 @@ def rows_insert_many(objs: list[Model]) -> None:
         raise ValueError("rows_insert_many writes rows of one model")
     alias = router.db_for_write(model, instance=objs[0])
     connection = connections[alias]
-    if connection.vendor != "postgresql":
-        model.objects.using(alias).bulk_create(objs)
+    if connection.vendor != "postgresql" or not (fastpath.active("rows.arrays") and
+                                                 fastpath.active("rows.statements")):
+        model._base_manager.using(alias).bulk_create(objs)
         return
-    _sql, fields, _returning = _insert_statement(model, connection)
-    rows = []
+    fields = _insert_statement(model, connection)[1]
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="rows_insert_many")
-        rows.append({f.column: _json_ready(f.get_db_prep_save(f.pre_save(obj, True), connection=connection))
-                     for f in fields})
-    try:
-        document = json.dumps(rows, default=_json_default, allow_nan=False)
-    except ValueError as exc:
-        raise ValueError(f"rows_insert_many: a {model.__name__} value cannot be stored: {exc}") from None
-    key = ("many", connection.vendor, model)
-    sql = _statements.get(key)
-    if sql is None:
-        qn, meta = connection.ops.quote_name, model._meta
-        columns = ", ".join(qn(f.column) for f in fields)
-        # Rows go in in the document's order, so the keys (increasing within the statement) follow it.
-        sql = _statements[key] = (
-            f"INSERT INTO {qn(meta.db_table)} ({columns}) SELECT {columns} FROM "
-            f"jsonb_populate_recordset(NULL::{qn(meta.db_table)}, %s::jsonb) WITH ORDINALITY AS v "
-            f"ORDER BY v.ordinality RETURNING {qn(meta.pk.column)}")
+    columns = [_column(f, [f.pre_save(obj, True) for obj in objs], connection) for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [document])
+        cursor.execute(_arrays_statement("insert", model, tuple(fields), connection), columns)
         keys = sorted(row[0] for row in cursor.fetchall())
     for obj, key in zip(objs, keys, strict=True):
         obj.pk = model._meta.pk.to_python(key)
         obj._state.adding, obj._state.db = False, alias
+
+
+def rows_update_many(objs: Sequence, fields: list[str] | tuple[str, ...], *, model: type[Model] | None = None) -> None:
+    """UPDATE the named ``fields`` of many rows of one model to the values they hold, as ``bulk_update`` would (no
+    ``pre_save``, no signals). The rows are instances of ``model`` (by default the first one's class), or plain
+    objects with its attribute names (``pk`` and each field's ``attname``, e.g. ``case_id``). On PostgreSQL one
+    statement, ``UPDATE … FROM unnest(<typed arrays>)`` (a fraction of what ``bulk_update``'s CASE expressions cost to
+    build); elsewhere ``bulk_update``."""
+    if not objs:
+        return
+    model = model or type(objs[0])
+    meta = model._meta
+    concrete = [meta.get_field(name) for name in fields]
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql" or not fastpath.active("rows.arrays"):
+        rows = [obj if type(obj) is model else model(pk=obj.pk, **{f.attname: getattr(obj, f.attname) for f in concrete})
+                for obj in objs]
+        model._base_manager.using(alias).bulk_update(rows, [f.name for f in concrete])
+        return
+    params = [_column(meta.pk, [obj.pk for obj in objs], connection)]
+    params += [_column(f, [getattr(obj, f.attname) for obj in objs], connection) for f in concrete]
+    with connection.cursor() as cursor:
+        cursor.execute(_arrays_statement("update", model, tuple(concrete), connection), params)
+
+
+# Fields whose database value on PostgreSQL is the Python value itself when it is of this exact type (psycopg adapts
+# it as the field's get_db_prep_save would hand it over): booleans, integers and keys, floats, text, aware date-times.
+_SAME_VALUE = ((BooleanField, bool), (IntegerField, int), (FloatField, float), (CharField, str), (TextField, str),
+               (DateTimeField, datetime))
+_same_value: dict[Field, type | None] = {}
+
+
+def _column(field: Field, values: list, connection) -> list:
+    """``values`` of ``field`` as ``field.get_db_prep_save`` makes them (as bulk_update does), without calling it on
+    the values it would hand back unchanged (rows_update_many writes hundreds of sensor rule states per batch)."""
+    if field not in _same_value:
+        target = field.target_field if isinstance(field, ForeignKey) else field
+        _same_value[field] = next((kind for cls, kind in _SAME_VALUE if isinstance(target, cls)
+                                   and type(target).get_db_prep_save is Field.get_db_prep_save), None)
+    kind = _same_value[field]
+    if kind is None:
+        return [field.get_db_prep_save(value, connection=connection) for value in values]
+    if kind is datetime:  # (a naive one goes through the field, which makes it aware and warns)
+        return [value if value is None or (type(value) is datetime and value.tzinfo is not None)
+                else field.get_db_prep_save(value, connection=connection) for value in values]
+    return [value if value is None or type(value) is kind else field.get_db_prep_save(value, connection=connection)
+            for value in values]
+
+
+def _arrays_statement(kind: str, model, fields: tuple, connection) -> str:
+    """The statement of ``rows_insert_many`` (``insert``: rows in the arrays' order, returning their keys) or of
+    ``rows_update_many`` (``update``: the first array holds the primary keys)."""
+    key = ("arrays", kind, model, connection.vendor, fields)
+    sql = _statements.get(key)
+    if sql is None:
+        qn, meta = connection.ops.quote_name, model._meta
+        if kind == "update":
+            fields = (meta.pk, *fields)
+        arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)
+        names = ", ".join(qn(f.column) for f in fields)
+        if kind == "insert":
+            # In the arrays' order, so the keys (increasing within the statement) follow the rows.
+            sql = (f"INSERT INTO {qn(meta.db_table)} ({names}) SELECT {names} FROM unnest({arrays}) WITH ORDINALITY "
+                   f"AS v({names}, gridloop_row) ORDER BY v.gridloop_row RETURNING {qn(meta.pk.column)}")
+        else:
+            sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields[1:])
+            sql = (f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM unnest({arrays}) AS v({names}) "
+                   f"WHERE t.{qn(meta.pk.column)} = v.{qn(meta.pk.column)}")
+        _statements[key] = sql
+    return sql
 
 
 def _json_ready(value):

@@ -311,6 +311,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Gridloop --------------------------------------------------------------------------------------------------------
+# The performance layer (config/fastpath.py: compiled queries, row writes from prepared SQL, bulk rows from typed
+# arrays). 0 = the plain ORM path everywhere (same results, slower): for ruling it out when something looks wrong.
+GRIDLOOP_COMPILED_QUERIES = env_bool("GRIDLOOP_COMPILED_QUERIES", True)
 # How often a process checks whether grid boundaries changed elsewhere (another process imported regions).
 GRIDLOOP_GRID_INDEX_CHECK_SECONDS = float(os.environ.get("GRIDLOOP_GRID_INDEX_CHECK_SECONDS", "5"))
 # How often a process re-reads the SLA policies, the sensor rules and devices, and checks the calendar overrides'

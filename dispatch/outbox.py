@@ -17,7 +17,6 @@ Titles and bodies are written in the reader's language when the row is enqueued,
 ``LANGUAGE_CODE``, a citizen's in their channel's (``citizen_language``).
 """
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from config.compiled import CompiledQuery
 from config.queries import pk_in
+from config.rows import rows_insert_many
 from events.models import (
     Audience,
     Case,
@@ -444,30 +444,16 @@ def notice_cases(case_ids) -> dict[int, NoticeCase]:
     return {row[0]: NoticeCase(*row[:8], _Named("", row[8] or ""), _Named(row[9] or "", "")) for row in rows}
 
 
-_OUTBOX_COLUMNS = ("kind", "case_id", "event_seq", "channel", "recipient_user_id", "recipient_address", "title", "body",
-                   "payload", "state", "attempts", "next_attempt_at", "last_error", "created_at", "delivered_at")
-
-
 def _outbox_insert(rows: list[OutboxMessage]) -> None:
-    """Insert rows built by ``_rows``: with COPY on PostgreSQL (no ids come back), bulk_create elsewhere."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        OutboxMessage.objects.bulk_create(rows, batch_size=1000)
-        return
-    table = OutboxMessage._meta.db_table
-    columns = ", ".join(OutboxMessage._meta.get_field(name).column for name in _OUTBOX_COLUMNS)
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([json.dumps(row.payload) if name == "payload" else getattr(row, name)
-                            for name in _OUTBOX_COLUMNS])
+    """Insert rows built by ``_notice_rows`` in one statement (config.rows.rows_insert_many)."""
+    rows_insert_many(rows)
 
 
 def notifications_bulk(notices: list[Notice], *, now: datetime, people: People | None = None) -> int:
     """Write the rows ``notifications_for_event`` / ``notifications_for_light`` would write for each notice — the
     same rows, built by the same ``_notice_rows`` — for many at once: the handlers of every department and the
     dispatchers of every center concerned are looked up together (``people`` keeps them for the next call), and the
-    rows go in with one COPY. For the sweep: staff audiences only (the citizens' messages read each case's reports).
+    rows go in with one statement. For the sweep: staff audiences only (the citizens' messages read each case's reports).
     Call inside the transaction of the change. Returns the number of rows written."""
     _in_transaction("notifications_bulk")
     people = people if people is not None else People()

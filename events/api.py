@@ -30,12 +30,12 @@ from .serializers import (
     CaseFilterSerializer,
     CaseListSerializer,
     CaseReportSerializer,
+    CaseStatusSerializer,
     CategoryFilterSerializer,
     CategorySerializer,
     ConflictSerializer,
     ContactSerializer,
     DuplicateCandidateSerializer,
-    case_detail_data,
     validated_input,
 )
 from .services import ReportInput, allowed_actions, case_act, case_contact_view, case_report
@@ -106,14 +106,10 @@ def _found(case: Case | None) -> Case:
     return case
 
 
-def case_detail_response(request, number: str, *, scoped: bool = True, status: int = 200,
-                         case: Case | None = None) -> Response:
-    """The case detail; ``case`` when the caller already holds it with its related rows (a case just filed)."""
-    if case is None:
-        case = _found(selectors.case_detail_get(number=number, user=request.user if scoped else None))
-    selectors.with_related(case, events=selectors.events_as_read_by(case.events.all(), user=request.user))
+def case_status_response(request, case: Case, *, status: int = 200) -> Response:
+    """The compact case document (``CaseStatusSerializer``) that answers an intake or an action."""
     allowed = allowed_actions(case, Actor.staff(request.user))
-    return Response(case_detail_data(case, request=request, allowed_actions=allowed), status=status)
+    return Response(CaseStatusSerializer(case, context={"allowed_actions": allowed}).data, status=status)
 
 
 def _visible_or_404(request, number: str) -> None:
@@ -133,13 +129,15 @@ def _visible_or_404(request, number: str) -> None:
         description=_(
             "JSON, or multipart with repeated file fields photos, before_photos and after_photos. Grid workers' "
             "patrol reports are accepted on filing; hotline and web reports wait for a dispatcher. With an "
-            "Idempotency-Key a repeat returns the same case with 200 instead of 201."
+            "Idempotency-Key a repeat returns the same case with 200 instead of 201. The answer is where the case "
+            "stands (number, state, the actions you may take); the whole case is at /cases/{number}/, its timeline "
+            "at /cases/{number}/events/."
         ),
         parameters=[IDEMPOTENCY_KEY],
         request=CaseReportSerializer,
         responses={
-            201: CaseDetailSerializer,
-            200: OpenApiResponse(CaseDetailSerializer, description=_("A repeat of an Idempotency-Key: the first case.")),
+            201: CaseStatusSerializer,
+            200: OpenApiResponse(CaseStatusSerializer, description=_("A repeat of an Idempotency-Key: the first case.")),
             400: BAD_INPUT,
             403: _error(_("Your roles do not let you file on this channel at this place.")),
             422: _error(_("The point is outside the service area.")),
@@ -167,12 +165,13 @@ class CaseViewSet(viewsets.GenericViewSet):
         data = ReportInput(**validated_input(CaseReportSerializer, request.data),
                            idempotency_key=_idempotency_key(request))
         case, created = case_report(actor=Actor.staff(request.user), data=data)
-        # A new case comes back with its report, photos, first event and clock in memory: shown without a re-read.
-        in_memory = case if created and hasattr(case, "_prefetched_objects_cache") else None
-        return case_detail_response(request, case.number, status=201 if created else 200, case=in_memory)
+        return case_status_response(request, case, status=201 if created else 200)
 
     def retrieve(self, request, number=None):
-        return case_detail_response(request, number)
+        case = _found(selectors.case_detail_get(number=number, user=request.user))
+        selectors.with_related(case, events=selectors.events_as_read_by(case.events.all(), user=request.user))
+        allowed = allowed_actions(case, Actor.staff(request.user))
+        return Response(CaseDetailSerializer(case, context={"request": request, "allowed_actions": allowed}).data)
 
     @extend_schema(
         summary=_("The case timeline (its event log, oldest first)"),
@@ -227,7 +226,9 @@ class CaseActionView(APIView):
             "Send only the inputs "
             "the action needs; a missing one is a 400 naming it. An action that does not fit the case's state is a "
             "409 listing `allowed_actions` and `state`. With an Idempotency-Key a repeat by the same user answers "
-            "the current case without acting again."
+            "the current case without acting again. The answer is where the case stands now (number, state, the "
+            "actions you may take next); the whole case is at /cases/{number}/, its timeline at "
+            "/cases/{number}/events/."
         ),
         parameters=[
             NUMBER,
@@ -237,7 +238,7 @@ class CaseActionView(APIView):
         ],
         request=CaseActionSerializer,
         responses={
-            200: CaseDetailSerializer,
+            200: CaseStatusSerializer,
             400: BAD_INPUT,
             403: _error(_("Your role or area does not let you take this action on this case.")),
             404: _error(_("No case with this number in your area, or no such action.")),
@@ -256,9 +257,9 @@ class CaseActionView(APIView):
             # the caller's area is a 404, as if it did not exist.
             _visible_or_404(request, number)
             raise
-        # The actor saw the case a moment ago; it may have just left their scope (a handler returning it). The case
-        # row as the action left it is at hand: only its related rows are read.
-        return case_detail_response(request, case.number, case=selectors.case_detail_complete(case))
+        # The actor saw the case a moment ago; it may have just left their scope (a handler returning it): the
+        # answer is the case row as the action left it.
+        return case_status_response(request, case)
 
 
 class MyCasesView(generics.GenericAPIView):

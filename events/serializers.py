@@ -8,11 +8,10 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.representation import PlannedOutput
+from config import fastpath
 
 from .models import (
     ActorKind,
-    Case,
     CaseEvent,
     CaseState,
     Category,
@@ -232,18 +231,18 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}" if at else ""
 
 
-class CodeNameSerializer(PlannedOutput, serializers.Serializer):
+class CodeNameSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
 
 
-class CaseCategorySerializer(PlannedOutput, serializers.Serializer):
+class CaseCategorySerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField(source="minor_name")
     major_name = serializers.CharField()
 
 
-class CaseCountersSerializer(PlannedOutput, serializers.Serializer):
+class CaseCountersSerializer(serializers.Serializer):
     returns = serializers.IntegerField(source="returns_count")
     reworks = serializers.IntegerField(source="reworks_count")
     extensions = serializers.IntegerField(source="extensions_count")
@@ -263,7 +262,7 @@ class CaseReporterSerializer(serializers.Serializer):
     staff = serializers.CharField(allow_null=True, help_text=_("The staff user who filed it, if any."))
 
 
-class CasePhotoSerializer(PlannedOutput, serializers.Serializer):
+class CasePhotoSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     url = serializers.SerializerMethodField()
@@ -284,7 +283,7 @@ def _actor_name(event: CaseEvent) -> str:
     return event.actor_kind
 
 
-class CaseEventSerializer(PlannedOutput, serializers.Serializer):
+class CaseEventSerializer(serializers.Serializer):
     seq = serializers.IntegerField()
     kind = serializers.CharField(help_text=_("reported, an action name (accept, dispatch …) or merged_in."))
     actor = serializers.SerializerMethodField(help_text=_("Display name of the staff user, or system/citizen/sensor."))
@@ -300,7 +299,7 @@ class CaseEventSerializer(PlannedOutput, serializers.Serializer):
         return _actor_name(event)
 
 
-class CaseClockSerializer(PlannedOutput, serializers.Serializer):
+class CaseClockSerializer(serializers.Serializer):
     """The time limit of one stage of the case (SLA clock)."""
 
     stage = serializers.CharField(help_text=_("accept, dispatch, sign, handle, verify or feedback."))
@@ -313,7 +312,7 @@ class CaseClockSerializer(PlannedOutput, serializers.Serializer):
     paused_seconds = serializers.FloatField()
 
 
-class CaseListSerializer(PlannedOutput, serializers.Serializer):
+class CaseListSerializer(serializers.Serializer):
     number = serializers.CharField()
     state = serializers.ChoiceField(choices=CaseState.choices)
     state_label = serializers.CharField(source="get_state_display")
@@ -381,38 +380,60 @@ class CaseDetailSerializer(CaseListSerializer):
         return list(self.context.get("allowed_actions", []))
 
 
+class CaseStatusSerializer(serializers.Serializer):
+    """Where the case stands after an intake or an action — the answer to ``POST /cases/`` and
+    ``POST /cases/{number}/actions/{action}/``. The whole case is at ``GET /cases/{number}/``, its timeline at
+    ``GET /cases/{number}/events/`` (``last_seq`` is its newest event). Expects ``allowed_actions`` in the context."""
+
+    number = serializers.CharField()
+    state = serializers.ChoiceField(choices=CaseState.choices)
+    state_label = serializers.CharField(source="get_state_display")
+    close_reason = serializers.CharField(help_text=_("resolved, self_handled, rejected, duplicate or cancelled; empty "
+                                                     "while the case is open."))
+    level = serializers.CharField(help_text=_("Command level that owns the case now: street, district or city."))
+    last_seq = serializers.IntegerField(help_text=_("The seq of the newest event on the case's timeline."))
+    updated_at = serializers.DateTimeField()
+    allowed_actions = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_allowed_actions(self, case) -> list[str]:
+        return list(self.context.get("allowed_actions", []))
+
+
+def _reuse_check() -> str:
+    """``validated_input`` clears what ``is_valid`` leaves on a serializer: DRF's private ``_validated_data``,
+    ``_errors`` (and ``_data``). Checked on a small serializer, valid and not."""
+
+    class Probe(serializers.Serializer):
+        n = serializers.IntegerField()
+
+    for data, left in (({"n": 1}, "_validated_data"), ({"n": "x"}, "_errors")):
+        probe = Probe(data=data)
+        probe.is_valid()
+        if left not in probe.__dict__:
+            return f"rest_framework's Serializer.is_valid leaves no {left}"
+    return ""
+
+
+fastpath.hook("serializers.reuse", _reuse_check)
 _reusable = threading.local()
-
-
-def _reused(name: str, make):
-    """This thread's instance of a serializer (see ``case_detail_data`` and ``validated_input``)."""
-    serializer = getattr(_reusable, name, None)
-    if serializer is None:
-        serializer = make()
-        setattr(_reusable, name, serializer)
-    return serializer
-
-
-def case_detail_data(case: Case, *, request, allowed_actions: list[str]) -> dict:
-    """``CaseDetailSerializer``'s document for one case (from ``selectors.case_detail_get``, or a case just filed
-    with its rows in memory).
-
-    The serializer is built once per thread and reused: DRF deep-copies all ~100 declared fields of the nested
-    serializers for every new instance, which cost a few milliseconds on each intake and transition response. Fields
-    keep no state between ``to_representation`` calls, and only the context changes, so reuse within a thread is safe.
-    """
-    serializer = _reused("case_detail", CaseDetailSerializer)
-    serializer._context = {"request": request, "allowed_actions": allowed_actions}
-    return serializer.to_representation(case)
 
 
 def validated_input(serializer_class: type[serializers.Serializer], data) -> dict:
     """``serializer_class(data=data)``'s validated data, or its ValidationError (a 400 naming the fields).
 
-    For the input serializers of the hot write endpoints (intake, actions): as with ``case_detail_data``, one
-    instance per thread, its fields built once; what ``is_valid`` leaves on the instance is cleared before each use.
+    For the input serializers of the hot write endpoints (intake, actions): one instance per thread, its fields built
+    once (DRF deep-copies every declared field for each new instance); what ``is_valid`` leaves on the instance is
+    cleared before each use. A hook of config.fastpath: off, a new serializer each time.
     """
-    serializer = _reused(serializer_class.__name__, lambda: serializer_class(data={}))
+    if not fastpath.active("serializers.reuse"):
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+    serializer = getattr(_reusable, serializer_class.__name__, None)
+    if serializer is None:
+        serializer = serializer_class(data={})
+        setattr(_reusable, serializer_class.__name__, serializer)
     for attribute in ("_validated_data", "_errors", "_data"):
         serializer.__dict__.pop(attribute, None)
     serializer.initial_data = data

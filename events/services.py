@@ -20,7 +20,7 @@ from django_fsm import can_proceed
 from config.compiled import CompiledQuery
 from config.csv_rows import csv_rows
 from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unprocessable
-from config.rows import row_insert, row_update, rows_insert, rows_insert_many
+from config.rows import row_insert, row_update, rows_insert, rows_insert_many, rows_update_many
 from grids.models import Department, DepartmentType, Level, Region, Role, User
 from grids.selectors import ancestor_codes, covers, locate, roles_of
 
@@ -1004,19 +1004,9 @@ def case_signals(*, signals: list[Signal], now: datetime | None = None) -> list[
                                     from_state=case.state, to_state=case.state, payload=signal.payload, now=now))
         rows_insert_many([event for event in events if event is not None])
         touched = [cases[case_id] for case_id in sorted({event.case_id for event in events if event is not None})]
-        if not touched:
-            pass
-        elif connection.vendor == "postgresql":  # one statement for all of them, of the same text whatever the count
-            with connection.cursor() as cursor:
-                cursor.execute(f"UPDATE {Case._meta.db_table} AS c SET last_seq = v.seq, last_hash = v.hash, "
-                               "updated_at = %s FROM unnest(%s::bigint[], %s::int[], %s::varchar[]) AS v(id, seq, hash) "
-                               "WHERE c.id = v.id", [now, [case.pk for case in touched],
-                                                     [case.last_seq for case in touched],
-                                                     [case.last_hash for case in touched]])
-        else:
-            for case in touched:
-                Case.objects.filter(pk=case.pk).update(last_seq=case.last_seq, last_hash=case.last_hash,
-                                                       updated_at=now)
+        for case in touched:
+            case.updated_at = now
+        rows_update_many(touched, ("last_seq", "last_hash", "updated_at"))
     return events
 
 

@@ -32,7 +32,7 @@ from .serializers import (
     SensorRejectFilterSerializer,
     SensorRejectTotalSerializer,
 )
-from .services import _refuse, sensor_batch_events, sensor_events_ingest, sensor_signer_check
+from .services import refuse, sensor_batch_events, sensor_events_ingest, sensor_signer_check
 from .signing import DEVICE_HEADER, KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 
@@ -77,13 +77,13 @@ class SensorEventsView(APIView):
             length = 0
         too_large = InvalidInput(gettext("the body may be at most %(n)s bytes") % {"n": f"{limit:,}"}, field="events")
         if length > limit:
-            raise _refuse(too_large, reason=RejectReason.TOO_LARGE, detail=f"{length} bytes")
+            raise refuse(too_large, reason=RejectReason.TOO_LARGE, detail=f"{length} bytes")
         try:
             body = request.body
         except RequestDataTooBig as exc:
-            raise _refuse(too_large, reason=RejectReason.TOO_LARGE) from exc
+            raise refuse(too_large, reason=RejectReason.TOO_LARGE) from exc
         if len(body) > limit:
-            raise _refuse(too_large, reason=RejectReason.TOO_LARGE, detail=f"{len(body)} bytes")
+            raise refuse(too_large, reason=RejectReason.TOO_LARGE, detail=f"{len(body)} bytes")
         signer = sensor_signer_check(headers=request.headers, body=body)
         events = sensor_batch_events(body, signer=signer)
         result = sensor_events_ingest(events=events, source="http", signer=signer)

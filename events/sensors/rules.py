@@ -22,7 +22,7 @@ ALARM, RECOVERED = "alarm", "recovered"
 @dataclass(frozen=True, slots=True)
 class Reading:
     """One reading as the rules see it. The functions here read only these four attributes, so the service hands
-    them its parsed events as they are (``events.sensors.services._Event``) instead of making a copy per event."""
+    them its parsed events as they are (``events.sensors.ingestion._Event``) instead of making a copy per event."""
 
     seq: int
     ts: datetime

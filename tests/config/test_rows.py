@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from config.rows import row_insert, row_update, rows_insert, rows_insert_many
+from config.rows import row_insert, row_update, rows_insert, rows_insert_many, rows_update_many
 from dispatch.models import StageClock
 from events.models import Case, CaseEvent, Channel, InboundReport
 from tests.events.conftest import file_hotline
@@ -155,3 +155,34 @@ def test_many_rows_must_be_of_one_model(world):
     case = file_hotline(world)
     with pytest.raises(ValueError, match="one model"):
         rows_insert_many([report(case), Case()])
+
+
+def test_many_rows_updated_at_once_hold_their_own_values_and_only_the_fields_named(world, django_assert_max_num_queries):
+    from types import SimpleNamespace
+
+    cases = [file_hotline(world) for _ in range(3)]
+    for index, case in enumerate(cases):
+        case.last_seq, case.description = 40 + index, "not written"
+    with django_assert_max_num_queries(1 if connection.vendor == "postgresql" else 3):
+        rows_update_many(cases, ("last_seq",))
+    assert [Case.objects.get(pk=case.pk).last_seq for case in cases] == [40, 41, 42]
+    assert "not written" not in set(Case.objects.values_list("description", flat=True))
+    # Plain objects with the model's attribute names (pk, attname) do as well.
+    rows_update_many([SimpleNamespace(pk=cases[0].pk, last_seq=7, department_id=None)], ("last_seq", "department"),
+                     model=Case)
+    assert Case.objects.filter(pk=cases[0].pk, last_seq=7, department=None).exists()
+
+
+@pytest.mark.postgres  # (the arrays are PostgreSQL's)
+def test_the_values_sent_as_arrays_are_the_fields_own_database_values(world):
+    from config.rows import Json, Jsonb, _column
+
+    def plain(value):
+        return value.obj if isinstance(value, (Json, Jsonb)) else value
+
+    case = file_hotline(world)
+    for obj in (case, case.events.get(), case.reports.get(), StageClock.objects.filter(case=case).first()):
+        for field in type(obj)._meta.concrete_fields:
+            value = getattr(obj, field.attname)
+            expected = field.get_db_prep_save(value, connection=connection)
+            assert [plain(v) for v in _column(field, [value], connection)] == [plain(expected)], field

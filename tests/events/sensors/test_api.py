@@ -114,11 +114,11 @@ def test_an_unknown_or_deactivated_signer_is_refused(sensors):
 def test_unknown_deactivated_and_wrongly_signed_all_get_the_same_answer(sensors, monkeypatch):
     """No device enumeration: the client cannot tell an unknown id from a wrong signature (the same status and
     body, and an HMAC computed either way); the reject counters keep each reason."""
-    from events.sensors import services
+    from events.sensors import signers
 
     computed = []
-    real = services.signature_matches
-    monkeypatch.setattr(services, "signature_matches", lambda *a: computed.append(a) or real(*a))
+    real = signers.signature_matches
+    monkeypatch.setattr(signers, "signature_matches", lambda *a: computed.append(a) or real(*a))
     body = json.dumps({"events": [ev(1, 0, 0.05)]}).encode()
     answers = [
         post_raw(body, sign(body, secret="s" * 64, device_id="W-404")),

@@ -8,7 +8,7 @@ import pytest
 from dispatch.models import OutboxMessage
 from events.integrity import chain_verify
 from events.models import Case, CaseEvent, CaseState, Category, Channel, FieldCheck
-from events.sensors import services, tasks
+from events.sensors import ingestion, tasks
 from events.sensors.models import (
     AlarmOutcome,
     SensorAlarm,
@@ -235,7 +235,7 @@ def test_alarms_whose_case_work_fails_stay_pending_with_the_readings_kept_and_th
     def crash(*args, **kwargs):
         raise RuntimeError("a bug in the case work")
 
-    monkeypatch.setattr(services, "_handle_alarms", crash)
+    monkeypatch.setattr(ingestion, "handle_alarms", crash)
     result = ingest([ev(1, 0, 0.2), ev(2, 5, 0.2)])
     assert result.accepted == 2 and SensorReading.objects.count() == 2 and sensor_cases() == []
     assert SensorAlarm.objects.get().processed_at is None
@@ -261,7 +261,7 @@ def test_a_recovery_waits_behind_its_sensors_alarm_still_pending(sensors, monkey
     def died(device_pk, rule_pk):
         raise RuntimeError("the process died before opening the case")
 
-    monkeypatch.setattr(services, "_alarms_of_pair", died)
+    monkeypatch.setattr(ingestion, "alarms_of_pair", died)
     ingest([ev(1, 0, 0.2), ev(2, 5, 0.2)])  # the alarm needs a new case: left pending
     assert sensor_cases() == [] and SensorAlarm.objects.get().processed_at is None
     monkeypatch.undo()

@@ -67,7 +67,8 @@ def test_a_low_rating_closes_and_flags_the_case_for_a_supervisors_reopen_decisio
     detail = supervisor.get(f"/api/v1/cases/{case.number}/").json()
     assert detail["reopen_review"] is True and "reopen" in detail["allowed_actions"]
     reopened = supervisor.post(f"/api/v1/cases/{case.number}/actions/reopen/", {"reason": "市民不满意"}, format="json")
-    assert reopened.status_code == 200 and reopened.json()["reopen_review"] is False
+    assert reopened.status_code == 200 and reopened.json()["state"] == "handling"
+    assert supervisor.get(f"/api/v1/cases/{case.number}/").json()["reopen_review"] is False
 
 
 def test_a_rating_of_three_is_not_flagged(world, citizen):
